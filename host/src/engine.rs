@@ -1,0 +1,55 @@
+//! The one wasmtime `Engine` shared by every plugin, and the clock that preempts guests.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::error::SetupError;
+use crate::limits::Limits;
+
+/// How often the epoch advances. A guest that never calls the host yields to the executor at
+/// this rate, so the wall-clock timeout and cancellation reach it within one tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Builds the engine: pooling allocator sized from `limits`, epoch interruption, async host
+/// calls, and no component-model concurrency (which slows every host call of a WASI 0.2 guest).
+pub fn build_engine(limits: &Limits) -> Result<Engine, SetupError> {
+    let mut pool = PoolingAllocationConfig::default();
+    let instances = limits.max_instances.max(1);
+    let memory = usize::try_from(limits.memory_bytes)
+        .map_err(|_| SetupError("memory limit does not fit this machine's address space".into()))?;
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(4))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(4))
+        .max_memories_per_component(2)
+        .max_memory_size(memory);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .concurrency_support(false)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config).map_err(|e| SetupError(format!("{e:#}")))?;
+    start_epoch_ticker(&engine)?;
+    Ok(engine)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) -> Result<(), SetupError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("dify-wasm-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| SetupError(format!("cannot start the epoch thread: {e}")))
+}

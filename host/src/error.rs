@@ -1,0 +1,161 @@
+//! Errors of the host: why a plugin could not be loaded, and why an invocation failed.
+
+use std::path::PathBuf;
+
+use crate::contract::{BackendFailure, InvokeError};
+
+/// Why a tool invocation failed. Mirrors the WIT `invoke-error`, so it crosses the sandbox
+/// boundary unchanged in both directions.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ToolError {
+    /// The provider or tool does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The parameters are malformed or do not fit the tool.
+    #[error("invalid parameters: {0}")]
+    InvalidParameters(String),
+    /// The calling plugin has not been granted tool invocation.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The tool failed while it ran; the text is the tool's (or Dify's) own.
+    #[error("tool failed: {0}")]
+    ToolFailed(String),
+    /// The backend could not be reached.
+    #[error("backend unreachable: {0}")]
+    BackendUnreachable(String),
+    /// The backend answered with a failure.
+    #[error("backend failed{}{}: {message}", status.map(|s| format!(" with HTTP {s}")).unwrap_or_default(), code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    BackendFailed {
+        /// HTTP status, when the backend answered.
+        status: Option<u16>,
+        /// The backend's own error code, such as Dify's `invalid_param`.
+        code: Option<String>,
+        /// The backend's text.
+        message: String,
+    },
+    /// The backend refused the call for quota or rate reasons.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
+    /// The invocation ran out of time.
+    #[error("timed out: {0}")]
+    TimedOut(String),
+    /// A sandbox limit was hit.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    /// The consumer of the messages went away.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+}
+
+impl From<InvokeError> for ToolError {
+    fn from(e: InvokeError) -> Self {
+        match e {
+            InvokeError::NotFound(m) => ToolError::NotFound(m),
+            InvokeError::InvalidParameters(m) => ToolError::InvalidParameters(m),
+            InvokeError::PermissionDenied(m) => ToolError::PermissionDenied(m),
+            InvokeError::ToolFailed(m) => ToolError::ToolFailed(m),
+            InvokeError::BackendUnreachable(m) => ToolError::BackendUnreachable(m),
+            InvokeError::BackendFailed(f) => ToolError::BackendFailed {
+                status: f.status,
+                code: f.code,
+                message: f.message,
+            },
+            InvokeError::RateLimited(m) => ToolError::RateLimited(m),
+            InvokeError::TimedOut(m) => ToolError::TimedOut(m),
+            InvokeError::LimitExceeded(m) => ToolError::LimitExceeded(m),
+            InvokeError::Cancelled(m) => ToolError::Cancelled(m),
+        }
+    }
+}
+
+impl From<ToolError> for InvokeError {
+    fn from(e: ToolError) -> Self {
+        match e {
+            ToolError::NotFound(m) => InvokeError::NotFound(m),
+            ToolError::InvalidParameters(m) => InvokeError::InvalidParameters(m),
+            ToolError::PermissionDenied(m) => InvokeError::PermissionDenied(m),
+            ToolError::ToolFailed(m) => InvokeError::ToolFailed(m),
+            ToolError::BackendUnreachable(m) => InvokeError::BackendUnreachable(m),
+            ToolError::BackendFailed {
+                status,
+                code,
+                message,
+            } => InvokeError::BackendFailed(BackendFailure {
+                status,
+                code,
+                message,
+            }),
+            ToolError::RateLimited(m) => InvokeError::RateLimited(m),
+            ToolError::TimedOut(m) => InvokeError::TimedOut(m),
+            ToolError::LimitExceeded(m) => InvokeError::LimitExceeded(m),
+            ToolError::Cancelled(m) => InvokeError::Cancelled(m),
+        }
+    }
+}
+
+/// Why a plugin component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read plugin `{path}`: {source}; check the path")]
+    Read {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+    /// The file is a core WebAssembly module, not a component.
+    #[error(
+        "`{0}` is a core WebAssembly module, not a component; build the plugin with `cargo build --target wasm32-wasip2`"
+    )]
+    CoreModule(PathBuf),
+    /// The file is not WebAssembly at all.
+    #[error(
+        "`{0}` is not a WebAssembly component (wrong magic bytes); pass the `.wasm` built with `--target wasm32-wasip2`"
+    )]
+    NotWasm(PathBuf),
+    /// The component is malformed or could not be compiled.
+    #[error("cannot compile plugin `{path}`: {message}")]
+    Compile {
+        /// The plugin's file.
+        path: PathBuf,
+        /// What the compiler said.
+        message: String,
+    },
+    /// The component does not target the `dify:plugin/tool-plugin` world.
+    #[error("plugin `{path}` does not target the dify:plugin@{version} tool-plugin world: {problem}")]
+    WrongWorld {
+        /// The plugin's file.
+        path: PathBuf,
+        /// The contract version this host implements.
+        version: &'static str,
+        /// Which imports or exports are missing or unexpected.
+        problem: String,
+    },
+}
+
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read manifest `{path}`: {source}")]
+    Read {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or does not have the shape of a Dify plugin manifest.
+    #[error("manifest `{path}` is not a valid Dify plugin manifest: {message}")]
+    Invalid {
+        /// The manifest's file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Why the runtime could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the WebAssembly runtime: {0}")]
+pub struct SetupError(pub String);

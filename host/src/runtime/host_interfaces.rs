@@ -1,0 +1,265 @@
+//! The host's implementation of the WIT interfaces a plugin imports: `tool` (calling other
+//! tools, with every sandbox check before a backend is reached) and `output` (emitting the
+//! plugin's own messages).
+
+use std::sync::atomic::Ordering;
+
+use serde_json::{Map, Value};
+use wasmtime::component::Resource;
+
+use crate::backend::ToolRequest;
+use crate::contract::dify::plugin::{output, tool, types};
+use crate::contract::{InvokeError, MessageBatch, MessagePayload, ToolInvokeMessage, ToolType};
+use crate::error::ToolError;
+use crate::runtime::instance_state::InstanceState;
+use crate::runtime::invocation::Event;
+use crate::runtime::message_stream::HostMessageStream;
+use crate::wire::dify_json::{type_name, validate};
+
+/// Dify rejects `blob_chunk` messages larger than this.
+pub const MAX_BLOB_CHUNK_BYTES: usize = 8192;
+
+type Handle = Resource<HostMessageStream>;
+
+impl types::Host for InstanceState {}
+
+impl InstanceState {
+    /// Runs every check of the sandbox, then asks the backend. Nothing reaches the backend
+    /// unless all checks pass.
+    async fn start_call(
+        &mut self,
+        tool_type: ToolType,
+        provider: String,
+        tool: String,
+        parameters: String,
+        credential_id: Option<String>,
+    ) -> Result<Handle, ToolError> {
+        let env = &self.env;
+        let limits = &env.limits;
+        let what = format!("{tool_type} tool `{tool}` of provider `{provider}`");
+        if !env.tool_access.granted() {
+            return Err(ToolError::PermissionDenied(format!(
+                "plugin `{}` may not invoke tools (asked for {what}); enable `resource.permission.tool.enabled: true` in its manifest.yaml or grant tool access explicitly (CLI --allow-tools)",
+                env.plugin
+            )));
+        }
+        if env.session.depth() + 1 > limits.max_nesting_depth {
+            return Err(ToolError::LimitExceeded(format!(
+                "plugin-to-plugin calls may nest {} deep, and plugin `{}` tried to go deeper with {what}; raise Limits::max_nesting_depth (CLI --max-depth) if this is intended",
+                limits.max_nesting_depth, env.plugin
+            )));
+        }
+        if self.open_streams >= limits.max_open_streams {
+            return Err(ToolError::LimitExceeded(format!(
+                "plugin `{}` already holds {} open message streams, the most allowed; drop the streams it has finished with (Limits::max_open_streams, CLI --max-open-streams)",
+                env.plugin, limits.max_open_streams
+            )));
+        }
+        if parameters.len() > limits.max_parameter_bytes {
+            return Err(ToolError::LimitExceeded(format!(
+                "the parameters for {what} are {} bytes, more than the limit of {} (Limits::max_parameter_bytes, CLI --max-parameter-bytes)",
+                parameters.len(),
+                limits.max_parameter_bytes
+            )));
+        }
+        let parameters: Map<String, Value> = serde_json::from_str(&parameters).map_err(|e| {
+            ToolError::InvalidParameters(format!(
+                "the parameters for {what} must be a JSON object: {e}"
+            ))
+        })?;
+        let credential_id = resolve_credential(&env.session.credential_ids, &provider, credential_id)?;
+        let request = ToolRequest {
+            tool_type,
+            provider,
+            tool,
+            parameters,
+            credential_id,
+        };
+        let source = env.backend.invoke(&env.session.nested(), request).await?;
+        let max_message_bytes = limits.max_message_bytes;
+        let handle = self
+            .table
+            .push(HostMessageStream::new(source, max_message_bytes))
+            .map_err(|e| {
+                ToolError::LimitExceeded(format!(
+                    "plugin `{}` holds too many host resources: {e}",
+                    self.env.plugin
+                ))
+            })?;
+        self.open_streams += 1;
+        Ok(handle)
+    }
+
+    fn stream(&mut self, handle: &Handle) -> wasmtime::Result<&mut HostMessageStream> {
+        Ok(self.table.get_mut(handle)?)
+    }
+}
+
+/// The credential id a call uses: the host's choice for that provider when it made one (the
+/// plugin may repeat it but not change it), else the plugin's, else none (the tenant default).
+fn resolve_credential(
+    pinned: &std::collections::BTreeMap<String, String>,
+    provider: &str,
+    asked: Option<String>,
+) -> Result<Option<String>, ToolError> {
+    match (pinned.get(provider), asked) {
+        (Some(p), Some(a)) if *p != a => Err(ToolError::PermissionDenied(format!(
+            "the host fixed the credential of provider `{provider}`; the plugin may not choose another one"
+        ))),
+        (Some(p), _) => Ok(Some(p.clone())),
+        (None, asked) => Ok(asked.filter(|a| !a.is_empty())),
+    }
+}
+
+impl tool::Host for InstanceState {
+    async fn invoke_builtin_tool(
+        &mut self,
+        provider: String,
+        tool_name: String,
+        parameters: String,
+    ) -> wasmtime::Result<Result<Handle, InvokeError>> {
+        Ok(self
+            .start_call(ToolType::Builtin, provider, tool_name, parameters, None)
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn invoke_workflow_tool(
+        &mut self,
+        provider: String,
+        tool_name: String,
+        parameters: String,
+    ) -> wasmtime::Result<Result<Handle, InvokeError>> {
+        Ok(self
+            .start_call(ToolType::Workflow, provider, tool_name, parameters, None)
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn invoke_api_tool(
+        &mut self,
+        provider: String,
+        tool_name: String,
+        parameters: String,
+    ) -> wasmtime::Result<Result<Handle, InvokeError>> {
+        Ok(self
+            .start_call(ToolType::Api, provider, tool_name, parameters, None)
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn invoke(
+        &mut self,
+        tool_type: ToolType,
+        provider: String,
+        tool_name: String,
+        parameters: String,
+        credential_id: Option<String>,
+    ) -> wasmtime::Result<Result<Handle, InvokeError>> {
+        Ok(self
+            .start_call(tool_type, provider, tool_name, parameters, credential_id)
+            .await
+            .map_err(Into::into))
+    }
+}
+
+impl tool::HostMessageStream for InstanceState {
+    async fn next(
+        &mut self,
+        handle: Handle,
+    ) -> wasmtime::Result<Result<Option<ToolInvokeMessage>, InvokeError>> {
+        Ok(self.stream(&handle)?.next().await.map_err(Into::into))
+    }
+
+    async fn next_batch(
+        &mut self,
+        handle: Handle,
+        max: u32,
+    ) -> wasmtime::Result<Result<MessageBatch, InvokeError>> {
+        Ok(self
+            .stream(&handle)?
+            .next_batch(max)
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn drop(&mut self, handle: Handle) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        self.open_streams = self.open_streams.saturating_sub(1);
+        Ok(())
+    }
+}
+
+impl output::Host for InstanceState {
+    async fn emit(
+        &mut self,
+        message: ToolInvokeMessage,
+    ) -> wasmtime::Result<Result<(), InvokeError>> {
+        Ok(self.accept_output(message).await.map_err(Into::into))
+    }
+}
+
+impl InstanceState {
+    async fn accept_output(&mut self, message: ToolInvokeMessage) -> Result<(), ToolError> {
+        let plugin = &self.env.plugin;
+        let size = message.content_size();
+        let limit = self.env.limits.max_message_bytes;
+        if size > limit {
+            return Err(ToolError::LimitExceeded(format!(
+                "plugin `{plugin}` emitted a {} message of {size} bytes, more than the limit of {limit} bytes per message (Limits::max_message_bytes, CLI --max-message-bytes); send large data as a blob, which the SDK splits into chunks",
+                type_name(&message.payload)
+            )));
+        }
+        if let MessagePayload::BlobChunk(chunk) = &message.payload
+            && chunk.blob.len() > MAX_BLOB_CHUNK_BYTES
+        {
+            return Err(ToolError::InvalidParameters(format!(
+                "plugin `{plugin}` emitted a blob_chunk of {} bytes; Dify accepts at most {MAX_BLOB_CHUNK_BYTES} bytes per chunk",
+                chunk.blob.len()
+            )));
+        }
+        validate(&message).map_err(|e| {
+            ToolError::InvalidParameters(format!(
+                "plugin `{plugin}` emitted a malformed {} message: {e}",
+                type_name(&message.payload)
+            ))
+        })?;
+        self.output
+            .send(Event::Message(message))
+            .await
+            .map_err(|_| {
+                ToolError::Cancelled("the consumer of this tool's messages went away".into())
+            })?;
+        self.emitted.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn host_pinned_credentials_cannot_be_changed_by_the_plugin() {
+        let mut pinned = BTreeMap::new();
+        pinned.insert("p".to_owned(), "host-cred".to_owned());
+        assert_eq!(
+            resolve_credential(&pinned, "p", None),
+            Ok(Some("host-cred".into()))
+        );
+        assert_eq!(
+            resolve_credential(&pinned, "p", Some("host-cred".into())),
+            Ok(Some("host-cred".into()))
+        );
+        assert!(matches!(
+            resolve_credential(&pinned, "p", Some("other".into())),
+            Err(ToolError::PermissionDenied(_))
+        ));
+        assert_eq!(
+            resolve_credential(&pinned, "q", Some("mine".into())),
+            Ok(Some("mine".into()))
+        );
+        assert_eq!(resolve_credential(&pinned, "q", Some(String::new())), Ok(None));
+    }
+}

@@ -1,0 +1,72 @@
+//! The state of one plugin instance's store: its sandbox, its open streams, where its output
+//! goes, and the session it runs for.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use tokio::sync::mpsc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::backend::ToolBackend;
+use crate::limits::Limits;
+use crate::runtime::invocation::Event;
+use crate::runtime::plugin::ToolAccess;
+use crate::sandbox::{MemoryLimiter, wasi_context};
+use crate::session::SessionContext;
+
+/// Host-side resources (WASI streams, pollables, message streams) one instance may hold. The
+/// guest allocates these; without a cap it could grow the host's memory at will.
+const MAX_TABLE_ENTRIES: usize = 4096;
+
+/// What an invocation runs with, fixed by the host before the guest starts.
+pub(crate) struct InvocationEnv {
+    pub(crate) plugin: String,
+    pub(crate) session: SessionContext,
+    pub(crate) backend: Arc<dyn ToolBackend>,
+    pub(crate) tool_access: ToolAccess,
+    pub(crate) limits: Arc<Limits>,
+}
+
+/// The data of one store.
+pub(crate) struct InstanceState {
+    wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) env: InvocationEnv,
+    pub(crate) output: mpsc::Sender<Event>,
+    pub(crate) emitted: Arc<AtomicU64>,
+    pub(crate) open_streams: u32,
+}
+
+impl InstanceState {
+    pub(crate) fn new(
+        env: InvocationEnv,
+        output: mpsc::Sender<Event>,
+        emitted: Arc<AtomicU64>,
+    ) -> Self {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_TABLE_ENTRIES);
+        InstanceState {
+            wasi: wasi_context(&env.plugin),
+            table,
+            limiter: MemoryLimiter {
+                memory_bytes: env.limits.memory_bytes,
+                memory_refused: false,
+            },
+            env,
+            output,
+            emitted,
+            open_streams: 0,
+        }
+    }
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

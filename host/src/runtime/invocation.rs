@@ -1,0 +1,215 @@
+//! Running one invocation of a plugin's tool: a fresh store, the time limit, and the stream of
+//! messages the host reads while the plugin runs.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use wasmtime::{Store, UpdateDeadline};
+
+use crate::backend::ToolBackend;
+use crate::contract::ToolInvokeMessage;
+use crate::error::ToolError;
+use crate::limits::Limits;
+use crate::runtime::instance_state::{InstanceState, InvocationEnv};
+use crate::runtime::plugin::{Plugin, one_line};
+use crate::session::SessionContext;
+
+/// One call of a plugin's own tool.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolCall {
+    /// The tool's name, as the plugin declares it.
+    pub tool: String,
+    /// The tool's parameters.
+    pub parameters: Map<String, Value>,
+    /// The provider's credentials, handed to the plugin as Dify does.
+    pub credentials: Map<String, Value>,
+}
+
+impl ToolCall {
+    /// A call of `tool` with `parameters` and no credentials.
+    pub fn new(tool: impl Into<String>, parameters: Map<String, Value>) -> Self {
+        ToolCall {
+            tool: tool.into(),
+            parameters,
+            credentials: Map::new(),
+        }
+    }
+
+    /// The same call with the provider's credentials.
+    pub fn with_credentials(mut self, credentials: Map<String, Value>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+}
+
+/// What travels from a running plugin to whoever reads its stream.
+pub(crate) enum Event {
+    Message(ToolInvokeMessage),
+    Failed(ToolError),
+    Finished,
+}
+
+/// The messages of a running invocation, in the order the plugin emitted them, each as soon as
+/// it was emitted. Ends with `None` after the last message, or after one `Err`. Dropping it
+/// stops the plugin and everything it called.
+pub struct InvocationStream {
+    events: mpsc::Receiver<Event>,
+    task: JoinHandle<()>,
+    emitted: Arc<AtomicU64>,
+    done: bool,
+}
+
+impl InvocationStream {
+    /// Messages the plugin has handed over so far (read or still buffered).
+    pub fn messages_emitted(&self) -> u64 {
+        self.emitted.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for InvocationStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Stream for InvocationStream {
+    type Item = Result<ToolInvokeMessage, ToolError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let item = match self.events.poll_recv(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(Event::Message(m))) => Some(Ok(m)),
+            Poll::Ready(Some(Event::Failed(e))) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            Poll::Ready(Some(Event::Finished)) => {
+                self.done = true;
+                None
+            }
+            // The task ended without saying how: only a host bug can do that. Say so rather
+            // than pass the stream off as complete.
+            Poll::Ready(None) => {
+                self.done = true;
+                Some(Err(ToolError::ToolFailed(
+                    "the invocation ended abnormally inside the host; please report this".into(),
+                )))
+            }
+        };
+        Poll::Ready(item)
+    }
+}
+
+/// Starts the plugin on the tokio runtime and returns its stream at once.
+pub(crate) fn start(
+    engine: &wasmtime::Engine,
+    limits: &Arc<Limits>,
+    plugin: &Plugin,
+    call: ToolCall,
+    session: SessionContext,
+    backend: Arc<dyn ToolBackend>,
+) -> InvocationStream {
+    let (tx, events) = mpsc::channel(limits.stream_buffer.max(1));
+    let emitted = Arc::new(AtomicU64::new(0));
+    let env = InvocationEnv {
+        plugin: plugin.name().to_owned(),
+        session,
+        backend,
+        tool_access: plugin.tool_access(),
+        limits: limits.clone(),
+    };
+    let state = InstanceState::new(env, tx.clone(), emitted.clone());
+    let store = Store::new(engine, state);
+    let task = tokio::spawn({
+        let plugin = plugin.clone();
+        async move {
+            let last = match run(store, &plugin, call).await {
+                Ok(()) => Event::Finished,
+                Err(e) => Event::Failed(e),
+            };
+            // The reader may be gone; then nobody is left to tell.
+            let _ = tx.send(last).await;
+        }
+    });
+    InvocationStream {
+        events,
+        task,
+        emitted,
+        done: false,
+    }
+}
+
+async fn run(
+    mut store: Store<InstanceState>,
+    plugin: &Plugin,
+    call: ToolCall,
+) -> Result<(), ToolError> {
+    let limits = store.data().env.limits.clone();
+    let name = plugin.name().to_owned();
+    let parameters = Value::Object(call.parameters).to_string();
+    if parameters.len() > limits.max_parameter_bytes {
+        return Err(ToolError::LimitExceeded(format!(
+            "the parameters of tool `{}` are {} bytes, more than the limit of {} (Limits::max_parameter_bytes, CLI --max-parameter-bytes)",
+            call.tool,
+            parameters.len(),
+            limits.max_parameter_bytes
+        )));
+    }
+    let credentials = Value::Object(call.credentials).to_string();
+
+    store.limiter(|state| &mut state.limiter);
+    // Yield to the executor at every epoch tick: a guest that never calls the host still
+    // lets the timeout and cancellation run, and does not hog a worker thread.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+
+    let outcome = tokio::time::timeout(limits.invocation_timeout, async {
+        let instance = plugin.compiled.pre.instantiate_async(&mut store).await?;
+        instance
+            .dify_plugin_tool_provider()
+            .call_invoke_tool(&mut store, &call.tool, &parameters, &credentials)
+            .await
+    })
+    .await;
+
+    match outcome {
+        Err(_) => Err(ToolError::TimedOut(format!(
+            "plugin `{name}` did not finish tool `{}` within {:?}; raise Limits::invocation_timeout (CLI --timeout-secs) if it needs longer",
+            call.tool, limits.invocation_timeout
+        ))),
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(e.into()),
+        Ok(Err(trap)) => Err(trap_error(&store, &name, &limits, &trap)),
+    }
+}
+
+/// Turns a trap into the error a user can act on.
+fn trap_error(
+    store: &Store<InstanceState>,
+    plugin: &str,
+    limits: &Limits,
+    trap: &wasmtime::Error,
+) -> ToolError {
+    if store.data().limiter.memory_refused {
+        return ToolError::LimitExceeded(format!(
+            "plugin `{plugin}` needed more than its memory limit of {} MiB and was stopped; raise Limits::memory_bytes (CLI --memory-mib) if it needs more",
+            limits.memory_bytes >> 20
+        ));
+    }
+    let text = one_line(trap);
+    if text.contains("concurrent") && text.contains("limit") {
+        return ToolError::LimitExceeded(format!(
+            "no instance slot is free for plugin `{plugin}` ({text}); raise Limits::max_instances (CLI --max-instances)"
+        ));
+    }
+    ToolError::ToolFailed(format!("plugin `{plugin}` crashed: {text}"))
+}

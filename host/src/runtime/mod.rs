@@ -1,0 +1,97 @@
+//! The runtime: one engine and linker shared by every plugin, loading plugins, and starting
+//! invocations.
+
+pub(crate) mod host_interfaces;
+pub(crate) mod instance_state;
+pub mod invocation;
+pub mod message_stream;
+pub mod plugin;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::backend::ToolBackend;
+use crate::contract::ToolPlugin;
+use crate::engine::build_engine;
+use crate::error::{LoadError, SetupError};
+use crate::limits::Limits;
+use crate::session::SessionContext;
+use instance_state::InstanceState;
+use invocation::{InvocationStream, ToolCall};
+use plugin::Plugin;
+
+/// Runs plugins. Cheap to clone; clones share the engine, the linker and the limits.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<InstanceState>,
+    limits: Arc<Limits>,
+}
+
+impl Runtime {
+    /// Creates a runtime whose every instance and invocation obeys `limits`.
+    pub fn new(limits: Limits) -> Result<Runtime, SetupError> {
+        let engine = build_engine(&limits)?;
+        let mut linker = Linker::new(&engine);
+        let setup = |e: wasmtime::Error| SetupError(format!("{e:#}"));
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
+        ToolPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(setup)?;
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                limits: Arc::new(limits),
+            }),
+        })
+    }
+
+    /// The limits every instance and invocation obeys.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Loads, checks and pre-instantiates a plugin component. The plugin may not invoke tools
+    /// until its manifest or the host grants it (see [`Plugin::with_manifest`]).
+    pub fn load_plugin(&self, path: &Path) -> Result<Plugin, LoadError> {
+        plugin::load_file(&self.inner.engine, &self.inner.linker, path)
+    }
+
+    /// Like [`Runtime::load_plugin`], for a component already in memory; `name` appears in
+    /// logs and errors.
+    pub fn load_plugin_bytes(&self, name: &str, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        plugin::load_bytes(
+            &self.inner.engine,
+            &self.inner.linker,
+            name,
+            Path::new(name),
+            bytes,
+        )
+    }
+
+    /// Starts one of `plugin`'s tools in a fresh instance and returns its message stream at
+    /// once. Tools the plugin calls go to `backend` on behalf of `session`. Must be called
+    /// inside a tokio runtime.
+    pub fn invoke(
+        &self,
+        plugin: &Plugin,
+        call: ToolCall,
+        session: SessionContext,
+        backend: Arc<dyn ToolBackend>,
+    ) -> InvocationStream {
+        invocation::start(
+            &self.inner.engine,
+            &self.inner.limits,
+            plugin,
+            call,
+            session,
+            backend,
+        )
+    }
+}

@@ -1,0 +1,174 @@
+//! Loading a plugin component: reading, recognising, compiling, checking that it targets our
+//! world, and pre-instantiating it once so that each invocation only creates a store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use crate::contract::{CONTRACT_VERSION, HOST_INTERFACES, PLUGIN_EXPORT, ToolPluginPre};
+use crate::error::LoadError;
+use crate::manifest::Manifest;
+use crate::runtime::instance_state::InstanceState;
+
+/// Where a plugin's permission to invoke tools comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolAccess {
+    /// Not granted: every invocation is refused without reaching a backend.
+    Denied,
+    /// Granted by `resource.permission.tool.enabled: true` in the plugin's manifest.
+    Manifest,
+    /// Granted explicitly by the embedding host or a CLI flag.
+    Host,
+}
+
+impl ToolAccess {
+    /// Whether tool invocation is allowed.
+    pub fn granted(self) -> bool {
+        self != ToolAccess::Denied
+    }
+}
+
+/// A compiled, pre-instantiated plugin. Cheap to clone; every invocation gets a fresh
+/// instance in a fresh store.
+#[derive(Clone)]
+pub struct Plugin {
+    pub(crate) compiled: Arc<CompiledPlugin>,
+    tool_access: ToolAccess,
+}
+
+pub(crate) struct CompiledPlugin {
+    pub(crate) name: String,
+    pub(crate) pre: ToolPluginPre<InstanceState>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.compiled.name)
+            .field("tool_access", &self.tool_access)
+            .finish()
+    }
+}
+
+impl Plugin {
+    /// The plugin's name, used in logs and error messages.
+    pub fn name(&self) -> &str {
+        &self.compiled.name
+    }
+
+    /// Where the plugin's tool permission comes from.
+    pub fn tool_access(&self) -> ToolAccess {
+        self.tool_access
+    }
+
+    /// Applies the plugin's Dify manifest: grants tool invocation when it enables it. Never
+    /// revokes a grant made by the host.
+    pub fn with_manifest(mut self, manifest: &Manifest) -> Plugin {
+        if manifest.allows_tool_invocation() && self.tool_access == ToolAccess::Denied {
+            self.tool_access = ToolAccess::Manifest;
+        }
+        self
+    }
+
+    /// Grants tool invocation explicitly, whatever the manifest says.
+    pub fn grant_tool_access(mut self) -> Plugin {
+        self.tool_access = ToolAccess::Host;
+        self
+    }
+}
+
+/// Component-model binary header: magic, then layer 1 version 0x0d.
+const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+const WASM_MAGIC: [u8; 4] = [0x00, 0x61, 0x73, 0x6d];
+
+pub(crate) fn load_file(
+    engine: &Engine,
+    linker: &Linker<InstanceState>,
+    path: &Path,
+) -> Result<Plugin, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    load_bytes(engine, linker, &name, path, &bytes)
+}
+
+pub(crate) fn load_bytes(
+    engine: &Engine,
+    linker: &Linker<InstanceState>,
+    name: &str,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Plugin, LoadError> {
+    if bytes.get(..4) != Some(&WASM_MAGIC[..]) {
+        return Err(LoadError::NotWasm(path.to_path_buf()));
+    }
+    if bytes.get(..8) != Some(&COMPONENT_HEADER[..]) {
+        return Err(LoadError::CoreModule(path.to_path_buf()));
+    }
+    let component = Component::new(engine, bytes).map_err(|e| LoadError::Compile {
+        path: path.to_path_buf(),
+        message: one_line(&e),
+    })?;
+    check_world(engine, &component).map_err(|problem| LoadError::WrongWorld {
+        path: path.to_path_buf(),
+        version: CONTRACT_VERSION,
+        problem,
+    })?;
+    let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
+        path: path.to_path_buf(),
+        version: CONTRACT_VERSION,
+        problem: one_line(&e),
+    };
+    let instance_pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+    let pre = ToolPluginPre::new(instance_pre).map_err(wrong_world)?;
+    Ok(Plugin {
+        compiled: Arc::new(CompiledPlugin {
+            name: name.to_owned(),
+            pre,
+        }),
+        tool_access: ToolAccess::Denied,
+    })
+}
+
+/// Names what keeps the component from fitting the world: a missing export, or imports that
+/// neither WASI nor this host provides.
+fn check_world(engine: &Engine, component: &Component) -> Result<(), String> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+    let unexpected: Vec<String> = ty
+        .imports(engine)
+        .map(|(n, _)| n.to_owned())
+        .filter(|n| !n.starts_with("wasi:") && !HOST_INTERFACES.contains(&n.as_str()))
+        .collect();
+    let mut problems = Vec::new();
+    if !exports.iter().any(|e| e == PLUGIN_EXPORT) {
+        problems.push(format!(
+            "it does not export `{PLUGIN_EXPORT}` (it exports: {}); declare the plugin with the SDK's `export_plugin!`",
+            if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
+        ));
+    }
+    if !unexpected.is_empty() {
+        problems.push(format!(
+            "it imports {} which this host does not provide (it provides WASI 0.2 and {})",
+            unexpected.join(", "),
+            HOST_INTERFACES.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// An error with its causes on one line, for messages that must fit one line.
+pub(crate) fn one_line(e: &wasmtime::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}

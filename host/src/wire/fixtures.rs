@@ -1,0 +1,227 @@
+//! The fixtures file: recorded tool answers in Dify's JSON, served by the local backend.
+//!
+//! ```json
+//! {"fixtures": [
+//!   {"tool_type": "workflow", "provider": "<id>", "tool": "<name>",
+//!    "parameters": {"optional": "only these parameters match"},
+//!    "messages": [{"type": "text", "message": {"text": "..."}, "meta": null}],
+//!    "error": "optional: the stream fails with this text after the messages"}
+//! ]}
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::contract::{ToolInvokeMessage, ToolType};
+use crate::wire::dify_json::{WireError, from_dify_json, to_dify_json};
+
+/// Why a fixtures file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FixturesError {
+    /// The file could not be read or written.
+    #[error("cannot access fixtures file `{path}`: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+    /// The file is not a fixtures document.
+    #[error("fixtures file `{path}` is malformed: {message}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// What is wrong, with the fixture's position.
+        message: String,
+    },
+}
+
+/// One recorded answer as stored in the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RawFixture {
+    tool_type: String,
+    provider: String,
+    tool: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parameters: Option<Map<String, Value>>,
+    #[serde(default)]
+    messages: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RawFile {
+    fixtures: Vec<RawFixture>,
+}
+
+/// One recorded answer: which call it answers and what that call streamed.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// The tool type the fixture answers.
+    pub tool_type: ToolType,
+    /// The provider id.
+    pub provider: String,
+    /// The tool name.
+    pub tool: String,
+    /// When set, only a call with exactly these parameters matches.
+    pub parameters: Option<Map<String, Value>>,
+    /// The messages, in order.
+    pub messages: Vec<ToolInvokeMessage>,
+    /// When set, the stream fails with this text after the messages.
+    pub error: Option<String>,
+}
+
+/// A set of recorded answers.
+#[derive(Debug, Clone, Default)]
+pub struct Fixtures {
+    entries: Vec<Fixture>,
+}
+
+impl Fixtures {
+    /// Reads a fixtures file, checking every message.
+    pub fn load(path: &Path) -> Result<Fixtures, FixturesError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| FixturesError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        Fixtures::parse(&text).map_err(|message| FixturesError::Malformed {
+            path: shown,
+            message,
+        })
+    }
+
+    /// Parses the text of a fixtures file.
+    pub fn parse(text: &str) -> Result<Fixtures, String> {
+        let raw: RawFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let entries = raw
+            .fixtures
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let tool_type = ToolType::parse(&f.tool_type).ok_or_else(|| {
+                    format!(
+                        "fixture {i}: tool_type `{}` is not builtin, workflow, api or mcp",
+                        f.tool_type
+                    )
+                })?;
+                let messages = f
+                    .messages
+                    .iter()
+                    .enumerate()
+                    .map(|(j, m)| {
+                        from_dify_json(m).map_err(|e: WireError| format!("fixture {i}, message {j}: {e}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Fixture {
+                    tool_type,
+                    provider: f.provider,
+                    tool: f.tool,
+                    parameters: f.parameters,
+                    messages,
+                    error: f.error,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Fixtures { entries })
+    }
+
+    /// Adds a recorded answer; later entries never shadow earlier ones.
+    pub fn push(&mut self, fixture: Fixture) {
+        self.entries.push(fixture);
+    }
+
+    /// Adds every answer of `other` after this set's own.
+    pub fn extend(&mut self, other: Fixtures) {
+        self.entries.extend(other.entries);
+    }
+
+    /// All recorded answers, in file order.
+    pub fn entries(&self) -> &[Fixture] {
+        &self.entries
+    }
+
+    /// The first fixture answering this call: same type, provider and tool, and either no
+    /// recorded parameters or exactly these.
+    pub fn find(
+        &self,
+        tool_type: ToolType,
+        provider: &str,
+        tool: &str,
+        parameters: &Map<String, Value>,
+    ) -> Option<&Fixture> {
+        self.entries.iter().find(|f| {
+            f.tool_type == tool_type
+                && f.provider == provider
+                && f.tool == tool
+                && f.parameters.as_ref().is_none_or(|p| p == parameters)
+        })
+    }
+
+    /// The fixtures file text, in the format [`Fixtures::parse`] reads.
+    pub fn to_json(&self) -> Result<String, WireError> {
+        let fixtures = self
+            .entries
+            .iter()
+            .map(|f| {
+                Ok(RawFixture {
+                    tool_type: f.tool_type.as_str().to_owned(),
+                    provider: f.provider.clone(),
+                    tool: f.tool.clone(),
+                    parameters: f.parameters.clone(),
+                    messages: f.messages.iter().map(to_dify_json).collect::<Result<_, _>>()?,
+                    error: f.error.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, WireError>>()?;
+        Ok(serde_json::to_string_pretty(&RawFile { fixtures }).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const FILE: &str = r#"{"fixtures": [
+        {"tool_type": "workflow", "provider": "wf", "tool": "t", "parameters": {"q": "a"},
+         "messages": [{"type": "text", "message": {"text": "for a"}, "meta": null}]},
+        {"tool_type": "workflow", "provider": "wf", "tool": "t",
+         "messages": [{"type": "text", "message": {"text": "any"}, "meta": null}], "error": "boom"}
+    ]}"#;
+
+    #[test]
+    fn parameters_select_the_fixture_and_absent_parameters_match_anything() {
+        let f = Fixtures::parse(FILE).expect("parses");
+        let a = json!({"q": "a"}).as_object().cloned().unwrap_or_default();
+        let b = json!({"q": "b"}).as_object().cloned().unwrap_or_default();
+        let hit = f.find(ToolType::Workflow, "wf", "t", &a).expect("match");
+        assert_eq!(hit.error, None);
+        let fallback = f.find(ToolType::Workflow, "wf", "t", &b).expect("match");
+        assert_eq!(fallback.error.as_deref(), Some("boom"));
+        assert!(f.find(ToolType::Api, "wf", "t", &a).is_none());
+    }
+
+    #[test]
+    fn written_fixtures_read_back_identically() {
+        let f = Fixtures::parse(FILE).expect("parses");
+        let text = f.to_json().expect("writes");
+        let again = Fixtures::parse(&text).expect("reads back");
+        assert_eq!(again.to_json().expect("writes"), text);
+    }
+
+    #[test]
+    fn malformed_fixtures_name_the_culprit() {
+        let err = Fixtures::parse(r#"{"fixtures": [{"tool_type": "x", "provider": "p", "tool": "t"}]}"#)
+            .expect_err("bad type");
+        assert!(err.contains("fixture 0"), "{err}");
+        let err = Fixtures::parse(
+            r#"{"fixtures": [{"tool_type": "api", "provider": "p", "tool": "t", "messages": [{"type": "nope"}]}]}"#,
+        )
+        .expect_err("bad message");
+        assert!(err.contains("fixture 0, message 0"), "{err}");
+    }
+}
