@@ -123,7 +123,9 @@ pub enum LoadError {
         message: String,
     },
     /// The component does not target the `dify:plugin/tool-plugin` world.
-    #[error("plugin `{path}` does not target the dify:plugin@{version} tool-plugin world: {problem}")]
+    #[error(
+        "plugin `{path}` does not target the dify:plugin@{version} tool-plugin world: {problem}"
+    )]
     WrongWorld {
         /// The plugin's file.
         path: PathBuf,

@@ -94,7 +94,9 @@ mod tests {
     fn tool_permission_defaults_to_denied() {
         let m = Manifest::parse("name: x\nresource:\n  permission: {}\n").expect("valid");
         assert!(!m.allows_tool_invocation());
-        let m = Manifest::parse("name: x\nresource:\n  permission:\n    tool:\n      enabled: false\n").expect("valid");
+        let m =
+            Manifest::parse("name: x\nresource:\n  permission:\n    tool:\n      enabled: false\n")
+                .expect("valid");
         assert!(!m.allows_tool_invocation());
     }
 

@@ -136,10 +136,12 @@ impl ToolBackend for LocalBackend {
                 .invoke(&local.plugin, call, session.clone(), backend);
             return Ok(stream.boxed());
         }
-        if let Some(fixture) =
-            self.fixtures
-                .find(request.tool_type, &provider, &request.tool, &request.parameters)
-        {
+        if let Some(fixture) = self.fixtures.find(
+            request.tool_type,
+            &provider,
+            &request.tool,
+            &request.parameters,
+        ) {
             return Ok(replay(fixture));
         }
         Err(ToolError::NotFound(format!(

@@ -29,7 +29,10 @@ mod tests {
 
     #[test]
     fn bare_names_belong_to_langgenius() {
-        assert_eq!(normalize("google").ok().as_deref(), Some("langgenius/google/google"));
+        assert_eq!(
+            normalize("google").ok().as_deref(),
+            Some("langgenius/google/google")
+        );
         assert_eq!(normalize("a/b-c/d_1").ok().as_deref(), Some("a/b-c/d_1"));
     }
 

@@ -67,7 +67,8 @@ impl InstanceState {
                 "the parameters for {what} must be a JSON object: {e}"
             ))
         })?;
-        let credential_id = resolve_credential(&env.session.credential_ids, &provider, credential_id)?;
+        let credential_id =
+            resolve_credential(&env.session.credential_ids, &provider, credential_id)?;
         let request = ToolRequest {
             tool_type,
             provider,
@@ -260,6 +261,9 @@ mod tests {
             resolve_credential(&pinned, "q", Some("mine".into())),
             Ok(Some("mine".into()))
         );
-        assert_eq!(resolve_credential(&pinned, "q", Some(String::new())), Ok(None));
+        assert_eq!(
+            resolve_credential(&pinned, "q", Some(String::new())),
+            Ok(None)
+        );
     }
 }

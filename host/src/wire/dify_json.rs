@@ -648,15 +648,33 @@ mod tests {
             (json!({"type": "nope", "message": {}}), "`nope`"),
             (json!({"type": 3, "message": {}}), "3"),
             (json!({"type": "text", "message": {"text": 3}}), "`text`"),
-            (json!({"type": "json", "message": {"json_object": "s"}}), "json_object"),
-            (json!({"type": "blob", "message": {"blob": "***"}}), "base64"),
-            (json!({"type": "variable", "message": {"variable_name": "v", "variable_value": 1, "stream": true}}), "stream"),
-            (json!({"type": "log", "message": {"id": "i", "label": "l", "status": "odd", "data": {}}}), "status"),
-            (json!({"type": "text", "message": {"text": "x"}, "meta": [1]}), "meta"),
+            (
+                json!({"type": "json", "message": {"json_object": "s"}}),
+                "json_object",
+            ),
+            (
+                json!({"type": "blob", "message": {"blob": "***"}}),
+                "base64",
+            ),
+            (
+                json!({"type": "variable", "message": {"variable_name": "v", "variable_value": 1, "stream": true}}),
+                "stream",
+            ),
+            (
+                json!({"type": "log", "message": {"id": "i", "label": "l", "status": "odd", "data": {}}}),
+                "status",
+            ),
+            (
+                json!({"type": "text", "message": {"text": "x"}, "meta": [1]}),
+                "meta",
+            ),
         ];
         for (value, needle) in cases {
             let err = from_dify_json(&value).expect_err("must be rejected");
-            assert!(err.to_string().contains(needle), "{err} should mention {needle}");
+            assert!(
+                err.to_string().contains(needle),
+                "{err} should mention {needle}"
+            );
         }
     }
 

@@ -113,7 +113,8 @@ impl Fixtures {
                     .iter()
                     .enumerate()
                     .map(|(j, m)| {
-                        from_dify_json(m).map_err(|e: WireError| format!("fixture {i}, message {j}: {e}"))
+                        from_dify_json(m)
+                            .map_err(|e: WireError| format!("fixture {i}, message {j}: {e}"))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Fixture {
@@ -172,7 +173,11 @@ impl Fixtures {
                     provider: f.provider.clone(),
                     tool: f.tool.clone(),
                     parameters: f.parameters.clone(),
-                    messages: f.messages.iter().map(to_dify_json).collect::<Result<_, _>>()?,
+                    messages: f
+                        .messages
+                        .iter()
+                        .map(to_dify_json)
+                        .collect::<Result<_, _>>()?,
                     error: f.error.clone(),
                 })
             })
@@ -215,8 +220,9 @@ mod tests {
 
     #[test]
     fn malformed_fixtures_name_the_culprit() {
-        let err = Fixtures::parse(r#"{"fixtures": [{"tool_type": "x", "provider": "p", "tool": "t"}]}"#)
-            .expect_err("bad type");
+        let err =
+            Fixtures::parse(r#"{"fixtures": [{"tool_type": "x", "provider": "p", "tool": "t"}]}"#)
+                .expect_err("bad type");
         assert!(err.contains("fixture 0"), "{err}");
         let err = Fixtures::parse(
             r#"{"fixtures": [{"tool_type": "api", "provider": "p", "tool": "t", "messages": [{"type": "nope"}]}]}"#,

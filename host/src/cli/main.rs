@@ -1,0 +1,148 @@
+//! `dify-wasm`: runs a Dify tool plugin component from the command line.
+
+mod args;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use dify_wasm_host::wire::dify_json::to_dify_json;
+use dify_wasm_host::{Fixtures, LocalBackend, Manifest, Plugin, Runtime, SessionContext, ToolCall};
+use futures::StreamExt;
+use serde_json::{Map, Value};
+
+use args::{Cli, Command, RunArgs};
+
+/// A failure and the exit code it maps to.
+enum Failure {
+    /// The command line or an input file is wrong (exit 2).
+    Input(anyhow::Error),
+    /// The invocation failed (exit 1).
+    Invocation(anyhow::Error),
+}
+
+fn input<E: Into<anyhow::Error>>(e: E) -> Failure {
+    Failure::Input(e.into())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Run(args) => run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(e)) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+        Err(Failure::Invocation(e)) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,dify_wasm::guest=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn json_object(text: &str, what: &str) -> Result<Map<String, Value>, Failure> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(input(anyhow::anyhow!(
+            "{what} must be a JSON object such as '{{\"text\": \"hi\"}}', not {}",
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        ))),
+        Err(e) => Err(input(anyhow::anyhow!(
+            "{what} is not valid JSON ({e}); pass a JSON object such as '{{\"text\": \"hi\"}}'"
+        ))),
+    }
+}
+
+fn load(runtime: &Runtime, path: &Path, manifest: Option<&Path>) -> Result<Plugin, Failure> {
+    let plugin = runtime.load_plugin(path).map_err(input)?;
+    Ok(match manifest {
+        Some(m) => plugin.with_manifest(&Manifest::load(m).map_err(input)?),
+        None => plugin,
+    })
+}
+
+async fn run(args: RunArgs) -> Result<(), Failure> {
+    let limits = args
+        .limits
+        .to_limits()
+        .map_err(|e| input(anyhow::anyhow!(e)))?;
+    let parameters = match (&args.params, &args.params_file) {
+        (Some(text), _) => json_object(text, "--params")?,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --params-file `{}`", path.display()))
+                .map_err(input)?;
+            json_object(&text, &format!("--params-file `{}`", path.display()))?
+        }
+        (None, None) => Map::new(),
+    };
+    let credentials = json_object(&args.credentials, "--credentials")?;
+
+    let runtime = Runtime::new(limits).map_err(input)?;
+    let mut plugin = load(&runtime, &args.plugin, args.manifest.as_deref())?;
+    if args.allow_tools {
+        plugin = plugin.grant_tool_access();
+    }
+
+    let mut backend = LocalBackend::builder(&runtime);
+    for spec in &args.plugins {
+        let (id, rest) = spec.split_once('=').ok_or_else(|| {
+            input(anyhow::anyhow!(
+                "--plugin `{spec}` must look like org/plugin/provider=PATH.wasm[,manifest.yaml]"
+            ))
+        })?;
+        let (wasm, manifest) = match rest.split_once(',') {
+            Some((w, m)) => (w, Some(Path::new(m))),
+            None => (rest, None),
+        };
+        let local = load(&runtime, Path::new(wasm), manifest)?;
+        backend = backend
+            .plugin(id, local)
+            .map_err(|e| input(anyhow::anyhow!("--plugin `{spec}`: {e}")))?;
+    }
+    for path in &args.fixtures {
+        backend = backend.fixtures(Fixtures::load(path).map_err(input)?);
+    }
+    let backend = backend.build();
+
+    let call = ToolCall::new(args.tool, parameters).with_credentials(credentials);
+    let mut stream = runtime.invoke(&plugin, call, SessionContext::default(), backend);
+    let mut stdout = std::io::stdout().lock();
+    while let Some(item) = stream.next().await {
+        let message = item.map_err(|e| Failure::Invocation(e.into()))?;
+        let json = to_dify_json(&message).map_err(|e| Failure::Invocation(e.into()))?;
+        let written = writeln!(stdout, "{json}").and_then(|()| stdout.flush());
+        if written.is_err() {
+            // Whoever read our output has gone (a closed pipe); stop the plugin quietly.
+            return Ok(());
+        }
+    }
+    Ok(())
+}

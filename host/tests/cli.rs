@@ -1,0 +1,358 @@
+//! The `dify-wasm` binary, run as a user runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use dify_wasm_test_artifacts as artifacts;
+use serde_json::{Value, json};
+
+fn dify_wasm() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dify-wasm"));
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    dify_wasm().args(args).output().expect("dify-wasm runs")
+}
+
+fn stdout_json(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?} is not JSON: {e}")))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The one-line `error:` message, checked to be the last line of standard error.
+fn error_line(out: &Output) -> String {
+    let err = stderr(out);
+    let last = err.lines().last().unwrap_or_default().to_owned();
+    assert!(
+        last.starts_with("error: "),
+        "last stderr line is the error: {err}"
+    );
+    last
+}
+
+#[test]
+fn prints_each_message_as_difys_json_line() {
+    let out = run(&[
+        "run",
+        artifacts::SHOWCASE,
+        "--tool",
+        "echo",
+        "--params",
+        r#"{"text": "hi"}"#,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"type\":\"text\",\"message\":{\"text\":\"hi\"},\"meta\":null}\n{\"type\":\"json\",\"message\":{\"json_object\":{\"echo\":\"hi\"}},\"meta\":null}\n"
+    );
+}
+
+#[test]
+fn params_file_and_all_message_types() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let params = dir.path().join("params.json");
+    std::fs::write(&params, "{}").expect("write");
+    let out = run(&[
+        "run",
+        artifacts::SHOWCASE,
+        "--tool",
+        "all_messages",
+        "--params-file",
+        params.to_str().expect("utf-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut types: Vec<String> = stdout_json(&out)
+        .iter()
+        .map(|m| m["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    types.sort();
+    types.dedup();
+    assert_eq!(types.len(), 12);
+}
+
+#[test]
+fn runs_the_aggregator_on_the_local_backend() {
+    let plugin_arg = format!("{}={}", artifacts::SHOWCASE_ID, artifacts::SHOWCASE);
+    let manifest = artifacts::example_file("aggregator", "manifest.yaml");
+    let fixtures = artifacts::example_file("aggregator", "fixtures.json");
+    let out = run(&[
+        "run",
+        artifacts::AGGREGATOR,
+        "--manifest",
+        manifest.to_str().expect("utf-8"),
+        "--plugin",
+        &plugin_arg,
+        "--fixtures",
+        fixtures.to_str().expect("utf-8"),
+        "--tool",
+        "digest",
+        "--params",
+        r#"{"query": "rust wasm"}"#,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let merged = stdout_json(&out)
+        .into_iter()
+        .rev()
+        .find(|m| m["type"] == "json")
+        .expect("merged result");
+    assert_eq!(
+        merged["message"]["json_object"]["scraper"],
+        json!("workflow")
+    );
+}
+
+#[test]
+fn streams_lines_while_the_plugin_runs() {
+    let mut child = dify_wasm()
+        .args([
+            "run",
+            artifacts::ADVERSARY,
+            "--tool",
+            "endless",
+            "--params",
+            "{}",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .take(3)
+            .map_while(Result::ok)
+            .collect();
+        let _ = tx.send(lines);
+    });
+    let lines = rx.recv_timeout(Duration::from_secs(60));
+    let _ = child.kill();
+    let _ = child.wait();
+    let lines = lines.expect("three lines arrive while the endless tool still runs");
+    assert_eq!(
+        lines[2],
+        r#"{"type":"text","message":{"text":"2"},"meta":null}"#
+    );
+}
+
+#[test]
+fn input_errors_exit_2_with_one_line_that_says_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text_file = dir.path().join("notes.wasm");
+    std::fs::write(&text_file, "not wasm").expect("write");
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, wat::parse_str("(module)").expect("wat")).expect("write");
+    let other_world = dir.path().join("other.wasm");
+    std::fs::write(&other_world, wat::parse_str("(component)").expect("wat")).expect("write");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "/no/such.wasm", "--tool", "t"],
+            "cannot read plugin",
+        ),
+        (
+            vec!["run", text_file.to_str().expect("utf-8"), "--tool", "t"],
+            "not a WebAssembly component",
+        ),
+        (
+            vec!["run", core.to_str().expect("utf-8"), "--tool", "t"],
+            "--target wasm32-wasip2",
+        ),
+        (
+            vec!["run", other_world.to_str().expect("utf-8"), "--tool", "t"],
+            "dify:plugin/tool-provider@0.1.0",
+        ),
+        (
+            vec![
+                "run",
+                artifacts::SHOWCASE,
+                "--tool",
+                "echo",
+                "--params",
+                "{oops",
+            ],
+            "--params is not valid JSON",
+        ),
+        (
+            vec![
+                "run",
+                artifacts::SHOWCASE,
+                "--tool",
+                "echo",
+                "--params",
+                "[1]",
+            ],
+            "must be a JSON object",
+        ),
+        (
+            vec![
+                "run",
+                artifacts::SHOWCASE,
+                "--tool",
+                "echo",
+                "--params-file",
+                "/no/params.json",
+            ],
+            "cannot read --params-file",
+        ),
+        (
+            vec![
+                "run",
+                artifacts::SHOWCASE,
+                "--tool",
+                "echo",
+                "--manifest",
+                "/no/manifest.yaml",
+            ],
+            "cannot read manifest",
+        ),
+        (
+            vec![
+                "run",
+                artifacts::SHOWCASE,
+                "--tool",
+                "echo",
+                "--fixtures",
+                "/no/fixtures.json",
+            ],
+            "fixtures file",
+        ),
+        (
+            vec![
+                "run",
+                artifacts::SHOWCASE,
+                "--tool",
+                "echo",
+                "--plugin",
+                "no-equals-sign",
+            ],
+            "must look like",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let line = error_line(&out);
+        assert!(line.contains(needle), "{args:?}: {line}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn invocation_failures_exit_1_with_one_line() {
+    let relay_params = format!(
+        r#"{{"tool_type": "builtin", "provider": "{}", "tool": "echo", "parameters": {{"text": "x"}}}}"#,
+        artifacts::SHOWCASE_ID
+    );
+    let plugin_arg = format!("{}={}", artifacts::SHOWCASE_ID, artifacts::SHOWCASE);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "run",
+                artifacts::RELAY,
+                "--tool",
+                "relay",
+                "--params",
+                &relay_params,
+                "--plugin",
+                &plugin_arg,
+            ],
+            "permission denied",
+        ),
+        (
+            vec![
+                "run",
+                artifacts::SHOWCASE,
+                "--tool",
+                "fail",
+                "--params",
+                r#"{"message": "it broke"}"#,
+            ],
+            "tool failed: it broke",
+        ),
+        (
+            vec!["run", artifacts::SHOWCASE, "--tool", "no_such_tool"],
+            "not found",
+        ),
+        (
+            vec![
+                "run",
+                artifacts::ADVERSARY,
+                "--tool",
+                "alloc",
+                "--params",
+                r#"{"mib": 64}"#,
+                "--memory-mib",
+                "16",
+            ],
+            "--memory-mib",
+        ),
+        (
+            vec![
+                "run",
+                artifacts::ADVERSARY,
+                "--tool",
+                "spin",
+                "--timeout-secs",
+                "0.5",
+            ],
+            "timed out",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        let line = error_line(&out);
+        assert!(line.contains(needle), "{args:?}: {line}");
+    }
+    // Granting access explicitly makes the same relay call work.
+    let out = run(&[
+        "run",
+        artifacts::RELAY,
+        "--tool",
+        "relay",
+        "--params",
+        &relay_params,
+        "--plugin",
+        &plugin_arg,
+        "--allow-tools",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)[0]["message"]["text"], json!("x"));
+}
+
+#[test]
+fn help_documents_every_option() {
+    let out = run(&["run", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for option in [
+        "--tool",
+        "--params",
+        "--params-file",
+        "--credentials",
+        "--manifest",
+        "--allow-tools",
+        "--plugin",
+        "--fixtures",
+        "--memory-mib",
+        "--timeout-secs",
+        "--max-open-streams",
+        "--max-message-bytes",
+        "--max-parameter-bytes",
+        "--max-depth",
+        "--max-instances",
+        "Exit codes",
+    ] {
+        assert!(help.contains(option), "--help mentions {option}");
+    }
+}

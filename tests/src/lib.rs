@@ -1,0 +1,29 @@
+//! Paths of the guest components built by this crate's build script, for the end-to-end tests
+//! of the host library and CLI.
+
+use std::path::{Path, PathBuf};
+
+/// The `showcase` example: one tool per behaviour (`echo`, `all_messages`, `count`,
+/// `keywords`, `fail`).
+pub const SHOWCASE: &str = env!("DIFY_GUEST_SHOWCASE");
+/// The `relay` example: calls any tool and re-emits its messages.
+pub const RELAY: &str = env!("DIFY_GUEST_RELAY");
+/// The `aggregator` example: post-processes, picks between services, merges.
+pub const AGGREGATOR: &str = env!("DIFY_GUEST_AGGREGATOR");
+/// The hostile test guest: tries to escape or exhaust the sandbox.
+pub const ADVERSARY: &str = env!("DIFY_GUEST_ADVERSARY");
+
+/// Provider id the tests register `showcase` under.
+pub const SHOWCASE_ID: &str = "langgenius/showcase/showcase";
+/// Provider id the tests register `adversary` under.
+pub const ADVERSARY_ID: &str = "tests/adversary/adversary";
+
+/// The workspace root, for the examples' manifests and fixtures.
+pub fn workspace() -> &'static Path {
+    Path::new(env!("DIFY_WORKSPACE_DIR"))
+}
+
+/// A file of an example, such as `example_file("aggregator", "fixtures.json")`.
+pub fn example_file(example: &str, file: &str) -> PathBuf {
+    workspace().join("examples").join(example).join(file)
+}
