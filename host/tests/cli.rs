@@ -7,9 +7,15 @@ use std::time::Duration;
 use dify_wasm_test_artifacts as artifacts;
 use serde_json::{Value, json};
 
+/// A compile cache private to this test run, so tests neither read nor fill the user's.
+fn cache_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dify-wasm-cli-cache")
+}
+
 fn dify_wasm() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dify-wasm"));
-    cmd.env_remove("RUST_LOG");
+    cmd.env_remove("RUST_LOG")
+        .env("DIFY_WASM_CACHE_DIR", cache_dir());
     cmd
 }
 
@@ -328,6 +334,63 @@ fn invocation_failures_exit_1_with_one_line() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout_json(&out)[0]["message"]["text"], json!("x"));
+}
+
+#[test]
+fn the_compile_cache_is_used_and_survives_a_corrupt_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let echo = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            artifacts::SHOWCASE,
+            "--tool",
+            "echo",
+            "--params",
+            r#"{"text": "c"}"#,
+        ];
+        args.extend_from_slice(extra);
+        let out = dify_wasm()
+            .env("DIFY_WASM_CACHE_DIR", &cache)
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout_json(&out)
+    };
+    let entries = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&cache)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let first = echo(&[]);
+    let cached = entries();
+    assert_eq!(cached.len(), 1, "one compiled plugin is stored: {cached:?}");
+    assert_eq!(echo(&[]), first, "a cached plugin behaves the same");
+    std::fs::write(&cached[0], b"garbage").expect("corrupt the entry");
+    assert_eq!(echo(&[]), first, "a corrupt entry is recompiled");
+    assert!(
+        std::fs::metadata(&cached[0])
+            .map(|m| m.len() > 1000)
+            .unwrap_or(false),
+        "and replaced"
+    );
+    std::fs::remove_dir_all(&cache).expect("clear");
+    assert_eq!(echo(&["--no-compile-cache"]), first);
+    assert!(entries().is_empty(), "--no-compile-cache writes nothing");
+}
+
+#[test]
+fn the_guests_stderr_goes_to_the_log_not_to_stdout() {
+    let out = run(&["run", artifacts::ADVERSARY, "--tool", "panic"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("adversary: about to panic"), "{err}");
+    assert!(err.contains("deliberate panic from the adversary"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing of the guest's output reaches stdout"
+    );
 }
 
 #[test]

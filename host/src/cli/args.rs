@@ -96,8 +96,34 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub fixtures: Vec<PathBuf>,
 
+    /// Keeps compiled plugins in DIR so that each is compiled once [default:
+    /// $XDG_CACHE_HOME/dify-wasm or ~/.cache/dify-wasm].
+    #[arg(long, value_name = "DIR", env = "DIFY_WASM_CACHE_DIR")]
+    pub compile_cache: Option<PathBuf>,
+
+    /// Compiles plugins afresh at every start and keeps nothing on disk (wins over
+    /// --compile-cache and DIFY_WASM_CACHE_DIR).
+    #[arg(long)]
+    pub no_compile_cache: bool,
+
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+impl RunArgs {
+    /// The compile cache directory to use, if any.
+    pub fn compile_cache_dir(&self) -> Option<PathBuf> {
+        if self.no_compile_cache {
+            return None;
+        }
+        self.compile_cache.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(base.join("dify-wasm"))
+        })
+    }
 }
 
 /// Sandbox limits; each has a default suited to a typical tool.

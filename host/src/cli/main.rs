@@ -105,7 +105,11 @@ async fn run(args: RunArgs) -> Result<(), Failure> {
     };
     let credentials = json_object(&args.credentials, "--credentials")?;
 
-    let runtime = Runtime::new(limits).map_err(input)?;
+    let mut builder = Runtime::builder().limits(limits);
+    if let Some(dir) = args.compile_cache_dir() {
+        builder = builder.compile_cache(dir);
+    }
+    let runtime = builder.build().map_err(input)?;
     let mut plugin = load(&runtime, &args.plugin, args.manifest.as_deref())?;
     if args.allow_tools {
         plugin = plugin.grant_tool_access();

@@ -1,13 +1,14 @@
 //! The runtime: one engine and linker shared by every plugin, loading plugins, and starting
 //! invocations.
 
+pub mod compile_cache;
 pub(crate) mod host_interfaces;
 pub(crate) mod instance_state;
 pub mod invocation;
 pub mod message_stream;
 pub mod plugin;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use wasmtime::Engine;
@@ -19,9 +20,10 @@ use crate::engine::build_engine;
 use crate::error::{LoadError, SetupError};
 use crate::limits::Limits;
 use crate::session::SessionContext;
+use compile_cache::CompileCache;
 use instance_state::InstanceState;
 use invocation::{InvocationStream, ToolCall};
-use plugin::Plugin;
+use plugin::{Loader, Plugin};
 
 /// Runs plugins. Cheap to clone; clones share the engine, the linker and the limits.
 #[derive(Clone)]
@@ -33,11 +35,49 @@ struct Inner {
     engine: Engine,
     linker: Linker<InstanceState>,
     limits: Arc<Limits>,
+    cache: Option<CompileCache>,
+}
+
+/// Configures a [`Runtime`].
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeBuilder {
+    limits: Limits,
+    compile_cache: Option<PathBuf>,
+}
+
+impl RuntimeBuilder {
+    /// The limits every instance and invocation obeys.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Keeps compiled plugins in `dir`, so each plugin is compiled once, not at every start.
+    /// `dir` must be writable by the host's user only (see [`CompileCache::new`]).
+    pub fn compile_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.compile_cache = Some(dir.into());
+        self
+    }
+
+    /// The runtime.
+    pub fn build(self) -> Result<Runtime, SetupError> {
+        Runtime::create(self.limits, self.compile_cache.map(CompileCache::new))
+    }
 }
 
 impl Runtime {
-    /// Creates a runtime whose every instance and invocation obeys `limits`.
+    /// Creates a runtime whose every instance and invocation obeys `limits`, with no compile
+    /// cache.
     pub fn new(limits: Limits) -> Result<Runtime, SetupError> {
+        Runtime::create(limits, None)
+    }
+
+    /// Configures a runtime step by step.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    fn create(limits: Limits, cache: Option<CompileCache>) -> Result<Runtime, SetupError> {
         let engine = build_engine(&limits)?;
         let mut linker = Linker::new(&engine);
         let setup = |e: wasmtime::Error| SetupError(format!("{e:#}"));
@@ -48,6 +88,7 @@ impl Runtime {
                 engine,
                 linker,
                 limits: Arc::new(limits),
+                cache,
             }),
         })
     }
@@ -60,19 +101,21 @@ impl Runtime {
     /// Loads, checks and pre-instantiates a plugin component. The plugin may not invoke tools
     /// until its manifest or the host grants it (see [`Plugin::with_manifest`]).
     pub fn load_plugin(&self, path: &Path) -> Result<Plugin, LoadError> {
-        plugin::load_file(&self.inner.engine, &self.inner.linker, path)
+        plugin::load_file(&self.loader(), path)
+    }
+
+    fn loader(&self) -> Loader<'_> {
+        Loader {
+            engine: &self.inner.engine,
+            linker: &self.inner.linker,
+            cache: self.inner.cache.as_ref(),
+        }
     }
 
     /// Like [`Runtime::load_plugin`], for a component already in memory; `name` appears in
     /// logs and errors.
     pub fn load_plugin_bytes(&self, name: &str, bytes: &[u8]) -> Result<Plugin, LoadError> {
-        plugin::load_bytes(
-            &self.inner.engine,
-            &self.inner.linker,
-            name,
-            Path::new(name),
-            bytes,
-        )
+        plugin::load_bytes(&self.loader(), name, Path::new(name), bytes)
     }
 
     /// Starts one of `plugin`'s tools in a fresh instance and returns its message stream at

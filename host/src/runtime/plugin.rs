@@ -10,6 +10,7 @@ use wasmtime::component::{Component, Linker};
 use crate::contract::{CONTRACT_VERSION, HOST_INTERFACES, PLUGIN_EXPORT, ToolPluginPre};
 use crate::error::LoadError;
 use crate::manifest::Manifest;
+use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::instance_state::InstanceState;
 
 /// Where a plugin's permission to invoke tools comes from.
@@ -83,11 +84,14 @@ impl Plugin {
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 const WASM_MAGIC: [u8; 4] = [0x00, 0x61, 0x73, 0x6d];
 
-pub(crate) fn load_file(
-    engine: &Engine,
-    linker: &Linker<InstanceState>,
-    path: &Path,
-) -> Result<Plugin, LoadError> {
+/// What loading needs from the runtime.
+pub(crate) struct Loader<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) linker: &'a Linker<InstanceState>,
+    pub(crate) cache: Option<&'a CompileCache>,
+}
+
+pub(crate) fn load_file(loader: &Loader<'_>, path: &Path) -> Result<Plugin, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
@@ -96,12 +100,11 @@ pub(crate) fn load_file(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    load_bytes(engine, linker, &name, path, &bytes)
+    load_bytes(loader, &name, path, &bytes)
 }
 
 pub(crate) fn load_bytes(
-    engine: &Engine,
-    linker: &Linker<InstanceState>,
+    loader: &Loader<'_>,
     name: &str,
     path: &Path,
     bytes: &[u8],
@@ -112,7 +115,12 @@ pub(crate) fn load_bytes(
     if bytes.get(..8) != Some(&COMPONENT_HEADER[..]) {
         return Err(LoadError::CoreModule(path.to_path_buf()));
     }
-    let component = Component::new(engine, bytes).map_err(|e| LoadError::Compile {
+    let engine = loader.engine;
+    let compiled = match loader.cache {
+        Some(cache) => cache.load_or_compile(engine, bytes),
+        None => Component::new(engine, bytes),
+    };
+    let component = compiled.map_err(|e| LoadError::Compile {
         path: path.to_path_buf(),
         message: one_line(&e),
     })?;
@@ -126,7 +134,10 @@ pub(crate) fn load_bytes(
         version: CONTRACT_VERSION,
         problem: one_line(&e),
     };
-    let instance_pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+    let instance_pre = loader
+        .linker
+        .instantiate_pre(&component)
+        .map_err(wrong_world)?;
     let pre = ToolPluginPre::new(instance_pre).map_err(wrong_world)?;
     Ok(Plugin {
         compiled: Arc::new(CompiledPlugin {

@@ -101,6 +101,20 @@ async fn a_guest_that_never_yields_is_stopped_at_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_panicking_guest_fails_its_invocation_only() {
+    let rt = runtime();
+    let (messages, error) = adversary(&rt, "panic", json!({})).await;
+    assert!(messages.is_empty());
+    match error {
+        Some(ToolError::ToolFailed(text)) => {
+            assert!(text.contains("plugin `adversary` crashed"), "{text}")
+        }
+        other => panic!("expected a crash report, got {other:?}"),
+    }
+    host_still_serves(&rt).await;
+}
+
+#[tokio::test]
 async fn memory_beyond_the_limit_is_refused() {
     let rt = runtime_with(Limits {
         memory_bytes: 32 << 20,
@@ -116,6 +130,7 @@ async fn memory_beyond_the_limit_is_refused() {
     let (messages, error) = adversary(&rt, "alloc", json!({"mib": 8})).await;
     assert_eq!(error, None, "within the limit it works");
     assert_eq!(texts(&messages), vec!["allocated 8 MiB".to_owned()]);
+    host_still_serves(&rt).await;
 }
 
 #[tokio::test]

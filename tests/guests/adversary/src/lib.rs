@@ -36,6 +36,7 @@ impl Plugin for Adversary {
             "open_streams" => open_streams(&parameters, output),
             "big_message" => big_message(&parameters, output),
             "endless" => endless(output),
+            "panic" => panic_loudly(),
             "take_then_drop" => take_then_drop(&parameters, output),
             "slow_reader" => slow_reader(&parameters, output),
             other => Err(Error::unknown_tool(other)),
@@ -131,6 +132,12 @@ fn open_streams(parameters: &Value, output: &Output) -> Result<(), Error> {
 fn big_message(parameters: &Value, output: &Output) -> Result<(), Error> {
     let bytes: usize = param(parameters, "bytes")?;
     output.text("x".repeat(bytes))
+}
+
+/// Writes to stderr, then panics: the host must log the one and contain the other.
+fn panic_loudly() -> Result<(), Error> {
+    eprintln!("adversary: about to panic");
+    panic!("deliberate panic from the adversary");
 }
 
 fn endless(output: &Output) -> Result<(), Error> {
