@@ -60,7 +60,7 @@ pub(crate) enum Event {
 /// stops the plugin and everything it called.
 pub struct InvocationStream {
     events: mpsc::Receiver<Event>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
     emitted: Arc<AtomicU64>,
     done: bool,
 }
@@ -74,7 +74,9 @@ impl InvocationStream {
 
 impl Drop for InvocationStream {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -127,9 +129,21 @@ pub(crate) fn start(
         tool_access: plugin.tool_access(),
         limits: limits.clone(),
     };
+    let Ok(executor) = tokio::runtime::Handle::try_current() else {
+        // Report the misuse through the stream rather than panic inside `tokio::spawn`.
+        let _ = tx.try_send(Event::Failed(ToolError::BackendUnreachable(
+            "Runtime::invoke must be called inside a tokio runtime".into(),
+        )));
+        return InvocationStream {
+            events,
+            task: None,
+            emitted,
+            done: false,
+        };
+    };
     let state = InstanceState::new(env, tx.clone(), emitted.clone());
     let store = Store::new(engine, state);
-    let task = tokio::spawn({
+    let task = executor.spawn({
         let plugin = plugin.clone();
         async move {
             let last = match run(store, &plugin, call).await {
@@ -142,7 +156,7 @@ pub(crate) fn start(
     });
     InvocationStream {
         events,
-        task,
+        task: Some(task),
         emitted,
         done: false,
     }

@@ -282,3 +282,30 @@ async fn aggregator_post_processes_picks_a_service_and_merges() {
     assert_eq!(error, None);
     assert_eq!(merged(&messages)["scraper"], json!("api"));
 }
+
+#[test]
+fn invoking_outside_a_tokio_runtime_is_an_error_not_a_panic() {
+    let rt = runtime();
+    let showcase = load(&rt, artifacts::SHOWCASE);
+    let backend = local_backend(&rt, Default::default());
+    let stream = rt.invoke(
+        &showcase,
+        ToolCall::new("echo", object(json!({"text": "x"}))),
+        SessionContext::default(),
+        backend,
+    );
+    let (messages, error) = futures::executor::block_on(async {
+        use futures::StreamExt;
+        let items: Vec<_> = stream.collect().await;
+        let errors: Vec<ToolError> = items
+            .iter()
+            .filter_map(|i| i.as_ref().err().cloned())
+            .collect();
+        (items.len() - errors.len(), errors)
+    });
+    assert_eq!(messages, 0);
+    assert!(
+        matches!(error.as_slice(), [ToolError::BackendUnreachable(t)] if t.contains("tokio runtime")),
+        "{error:?}"
+    );
+}

@@ -207,3 +207,37 @@ async fn oversized_messages_and_parameters_are_refused() {
     );
     host_still_serves(&rt).await;
 }
+
+#[tokio::test]
+async fn oversized_messages_from_a_backend_are_refused_before_reaching_the_guest() {
+    let rt = runtime_with(Limits {
+        max_message_bytes: 1000,
+        ..Limits::default()
+    });
+    let relay = load(&rt, artifacts::RELAY).grant_tool_access();
+    let small = json!({"type": "text", "message": {"text": "fits"}, "meta": null});
+    let big = json!({"type": "text", "message": {"text": "z".repeat(5000)}, "meta": null});
+    let backend = local_backend(
+        &rt,
+        fixtures(vec![fixture("api", "p", "t", &[small.clone(), big], None)]),
+    );
+    let (messages, error) = run(
+        &rt,
+        &relay,
+        "relay",
+        json!({"tool_type": "api", "provider": "p", "tool": "t", "parameters": {}}),
+        backend,
+    )
+    .await;
+    assert_eq!(
+        messages,
+        vec![small],
+        "what came before the oversized message is kept"
+    );
+    match error {
+        Some(ToolError::LimitExceeded(text)) => {
+            assert!(text.contains("received message"), "{text}")
+        }
+        other => panic!("expected the message size limit, got {other:?}"),
+    }
+}
