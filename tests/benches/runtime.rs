@@ -65,8 +65,80 @@ async fn drain(
     n
 }
 
-#[tokio::main]
-async fn main() {
+/// Per-invocation latency on the executor this runs on.
+async fn latency(
+    runtime: &Runtime,
+    showcase: &Plugin,
+    relay: &Plugin,
+    backend: Arc<dyn ToolBackend>,
+    flavour: &str,
+) {
+    for _ in 0..200 {
+        drain(
+            runtime,
+            showcase,
+            "echo",
+            json!({"text": "warm"}),
+            backend.clone(),
+        )
+        .await;
+    }
+    let mut samples = Vec::new();
+    for _ in 0..3000 {
+        let t = Instant::now();
+        drain(
+            runtime,
+            showcase,
+            "echo",
+            json!({"text": "hello"}),
+            backend.clone(),
+        )
+        .await;
+        samples.push(t.elapsed());
+    }
+    report(
+        &format!("invoke `echo`, fresh instance ({flavour})"),
+        &mut samples,
+    );
+    let relay_echo = json!({"tool_type": "builtin", "provider": artifacts::SHOWCASE_ID, "tool": "echo", "parameters": {"text": "hello"}});
+    let mut samples = Vec::new();
+    for _ in 0..2000 {
+        let t = Instant::now();
+        drain(runtime, relay, "relay", relay_echo.clone(), backend.clone()).await;
+        samples.push(t.elapsed());
+    }
+    report(
+        &format!("relay -> showcase `echo` ({flavour})"),
+        &mut samples,
+    );
+}
+
+fn main() {
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    single.block_on(async {
+        let runtime = Runtime::new(Limits::default()).expect("runtime");
+        let showcase = runtime
+            .load_plugin(artifacts::SHOWCASE.as_ref())
+            .expect("showcase");
+        let relay = runtime
+            .load_plugin(artifacts::RELAY.as_ref())
+            .expect("relay")
+            .grant_tool_access();
+        let backend: Arc<dyn ToolBackend> = LocalBackend::builder(&runtime)
+            .plugin(artifacts::SHOWCASE_ID, showcase.clone())
+            .expect("id")
+            .build();
+        latency(&runtime, &showcase, &relay, backend, "current-thread tokio").await;
+    });
+    drop(single);
+    let multi = tokio::runtime::Runtime::new().expect("tokio");
+    multi.block_on(measure());
+}
+
+async fn measure() {
     let limits = Limits {
         max_instances: 1200,
         ..Limits::default()
@@ -119,46 +191,14 @@ async fn main() {
         .expect("id")
         .build();
 
-    for _ in 0..200 {
-        drain(
-            &runtime,
-            &showcase,
-            "echo",
-            json!({"text": "warm"}),
-            backend.clone(),
-        )
-        .await;
-    }
-    let mut samples = Vec::new();
-    for _ in 0..3000 {
-        let t = Instant::now();
-        drain(
-            &runtime,
-            &showcase,
-            "echo",
-            json!({"text": "hello"}),
-            backend.clone(),
-        )
-        .await;
-        samples.push(t.elapsed());
-    }
-    report("invoke `echo` (fresh instance, 2 messages)", &mut samples);
-
-    let relay_echo = json!({"tool_type": "builtin", "provider": artifacts::SHOWCASE_ID, "tool": "echo", "parameters": {"text": "hello"}});
-    let mut samples = Vec::new();
-    for _ in 0..2000 {
-        let t = Instant::now();
-        drain(
-            &runtime,
-            &relay,
-            "relay",
-            relay_echo.clone(),
-            backend.clone(),
-        )
-        .await;
-        samples.push(t.elapsed());
-    }
-    report("relay -> showcase `echo` (two instances)", &mut samples);
+    latency(
+        &runtime,
+        &showcase,
+        &relay,
+        backend.clone(),
+        "multi-thread tokio",
+    )
+    .await;
 
     for (name, plugin, tool, params) in [
         (
