@@ -26,6 +26,8 @@ pub(crate) struct InvocationEnv {
     pub(crate) backend: Arc<dyn ToolBackend>,
     pub(crate) tool_access: ToolAccess,
     pub(crate) limits: Arc<Limits>,
+    /// The memory cap of this instance: the host's limit, or less when the manifest says so.
+    pub(crate) memory_bytes: u64,
 }
 
 /// The data of one store.
@@ -51,7 +53,7 @@ impl InstanceState {
             wasi: wasi_context(&env.plugin),
             table,
             limiter: MemoryLimiter {
-                memory_bytes: env.limits.memory_bytes,
+                memory_bytes: env.memory_bytes,
                 memory_refused: false,
             },
             env,

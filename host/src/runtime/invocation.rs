@@ -128,6 +128,7 @@ pub(crate) fn start(
         backend,
         tool_access: plugin.tool_access(),
         limits: limits.clone(),
+        memory_bytes: plugin.memory_limit(limits.memory_bytes),
     };
     let Ok(executor) = tokio::runtime::Handle::try_current() else {
         // Report the misuse through the stream rather than panic inside `tokio::spawn`.
@@ -202,21 +203,23 @@ async fn run(
         ))),
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(e.into()),
-        Ok(Err(trap)) => Err(trap_error(&store, &name, &limits, &trap)),
+        Ok(Err(trap)) => Err(trap_error(&store, &name, &trap)),
     }
 }
 
 /// Turns a trap into the error a user can act on.
-fn trap_error(
-    store: &Store<InstanceState>,
-    plugin: &str,
-    limits: &Limits,
-    trap: &wasmtime::Error,
-) -> ToolError {
-    if store.data().limiter.memory_refused {
+fn trap_error(store: &Store<InstanceState>, plugin: &str, trap: &wasmtime::Error) -> ToolError {
+    let state = store.data();
+    if state.limiter.memory_refused {
+        let limit = state.env.memory_bytes;
+        let hint = if limit < state.env.limits.memory_bytes {
+            "raise `resource.memory` in its manifest.yaml if it needs more"
+        } else {
+            "raise Limits::memory_bytes (CLI --memory-mib) if it needs more"
+        };
         return ToolError::LimitExceeded(format!(
-            "plugin `{plugin}` needed more than its memory limit of {} MiB and was stopped; raise Limits::memory_bytes (CLI --memory-mib) if it needs more",
-            limits.memory_bytes >> 20
+            "plugin `{plugin}` needed more than its memory limit of {} MiB and was stopped; {hint}",
+            limit >> 20
         ));
     }
     let text = one_line(trap);

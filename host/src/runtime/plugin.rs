@@ -37,6 +37,7 @@ impl ToolAccess {
 pub struct Plugin {
     pub(crate) compiled: Arc<CompiledPlugin>,
     tool_access: ToolAccess,
+    declared_memory: Option<u64>,
 }
 
 pub(crate) struct CompiledPlugin {
@@ -49,6 +50,7 @@ impl std::fmt::Debug for Plugin {
         f.debug_struct("Plugin")
             .field("name", &self.compiled.name)
             .field("tool_access", &self.tool_access)
+            .field("declared_memory", &self.declared_memory)
             .finish()
     }
 }
@@ -64,12 +66,25 @@ impl Plugin {
         self.tool_access
     }
 
-    /// Applies the plugin's Dify manifest: grants tool invocation when it enables it. Never
-    /// revokes a grant made by the host.
+    /// Memory the plugin's manifest declares (`resource.memory`), if any.
+    pub fn declared_memory(&self) -> Option<u64> {
+        self.declared_memory
+    }
+
+    /// The memory limit of this plugin's instances: what its manifest declares, but never more
+    /// than the host's limit.
+    pub(crate) fn memory_limit(&self, host_limit: u64) -> u64 {
+        self.declared_memory
+            .map_or(host_limit, |declared| declared.min(host_limit))
+    }
+
+    /// Applies the plugin's Dify manifest: grants tool invocation when it enables it (never
+    /// revoking a grant made by the host), and caps memory at its `resource.memory`.
     pub fn with_manifest(mut self, manifest: &Manifest) -> Plugin {
         if manifest.allows_tool_invocation() && self.tool_access == ToolAccess::Denied {
             self.tool_access = ToolAccess::Manifest;
         }
+        self.declared_memory = manifest.resource.memory.filter(|m| *m > 0);
         self
     }
 
@@ -145,6 +160,7 @@ pub(crate) fn load_bytes(
             pre,
         }),
         tool_access: ToolAccess::Denied,
+        declared_memory: None,
     })
 }
 

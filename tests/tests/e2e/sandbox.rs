@@ -241,3 +241,30 @@ async fn oversized_messages_from_a_backend_are_refused_before_reaching_the_guest
         other => panic!("expected the message size limit, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn the_manifests_declared_memory_caps_the_plugin_below_the_host_limit() {
+    let rt = runtime();
+    let manifest = dify_wasm_host::Manifest::load(
+        &artifacts::workspace().join("tests/guests/adversary/manifest.yaml"),
+    )
+    .expect("manifest parses");
+    assert_eq!(manifest.resource.memory, Some(64 << 20));
+    let capped = load(&rt, artifacts::ADVERSARY).with_manifest(&manifest);
+    let backend = local_backend(&rt, Default::default());
+    let (_, error) = run(&rt, &capped, "alloc", json!({"mib": 96}), backend.clone()).await;
+    match error {
+        Some(ToolError::LimitExceeded(text)) => {
+            assert!(
+                text.contains("memory limit of 64 MiB") && text.contains("resource.memory"),
+                "{text}"
+            )
+        }
+        other => panic!("expected the manifest's memory cap, got {other:?}"),
+    }
+    // Without the manifest the host's 128 MiB default applies.
+    let uncapped = load(&rt, artifacts::ADVERSARY);
+    let (messages, error) = run(&rt, &uncapped, "alloc", json!({"mib": 96}), backend).await;
+    assert_eq!(error, None);
+    assert_eq!(texts(&messages), vec!["allocated 96 MiB".to_owned()]);
+}
