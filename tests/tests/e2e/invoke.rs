@@ -215,55 +215,34 @@ async fn aggregator_post_processes_picks_a_service_and_merges() {
             .expect("fixtures parse");
     let backend = local_backend(&rt, recorded);
 
-    let merged = |messages: &[Value]| -> Value {
-        messages
-            .iter()
-            .rev()
-            .find(|m| m["type"] == "json")
-            .map(|m| m["message"]["json_object"].clone())
-            .expect("a merged json message")
+    // Runs `digest`, which must succeed, and returns its merged (last) json message.
+    let digest = |params: Value| {
+        let (rt, aggregator, backend) = (&rt, &aggregator, backend.clone());
+        async move {
+            let (messages, error) = run(rt, aggregator, "digest", params, backend).await;
+            assert_eq!(error, None);
+            messages
+                .iter()
+                .rev()
+                .find(|m| m["type"] == "json")
+                .map(|m| m["message"]["json_object"].clone())
+                .expect("a merged json message")
+        }
     };
 
-    let (messages, error) = run(
-        &rt,
-        &aggregator,
-        "digest",
-        json!({"query": "Rust WASM rust"}),
-        backend.clone(),
-    )
-    .await;
-    assert_eq!(error, None);
-    let out = merged(&messages);
+    let out = digest(json!({"query": "Rust WASM rust"})).await;
     assert_eq!(
         out["keywords"],
         json!(["rust", "wasm"]),
         "lower-cased, deduplicated"
     );
 
-    let (messages, error) = run(
-        &rt,
-        &aggregator,
-        "digest",
-        json!({"query": "rust wasm"}),
-        backend.clone(),
-    )
-    .await;
-    assert_eq!(error, None);
-    let out = merged(&messages);
+    let out = digest(json!({"query": "rust wasm"})).await;
     assert_eq!(out["scraper"], json!("workflow"));
     assert_eq!(out["fallback_reason"], Value::Null);
     assert!(!out["pages"].as_array().map(Vec::is_empty).unwrap_or(true));
 
-    let (messages, error) = run(
-        &rt,
-        &aggregator,
-        "digest",
-        json!({"query": "flaky"}),
-        backend.clone(),
-    )
-    .await;
-    assert_eq!(error, None);
-    let out = merged(&messages);
+    let out = digest(json!({"query": "flaky"})).await;
     assert_eq!(
         out["scraper"],
         json!("api"),
@@ -271,16 +250,8 @@ async fn aggregator_post_processes_picks_a_service_and_merges() {
     );
     assert!(out["fallback_reason"].is_string());
 
-    let (messages, error) = run(
-        &rt,
-        &aggregator,
-        "digest",
-        json!({"query": "flaky", "scraper": "api"}),
-        backend,
-    )
-    .await;
-    assert_eq!(error, None);
-    assert_eq!(merged(&messages)["scraper"], json!("api"));
+    let out = digest(json!({"query": "flaky", "scraper": "api"})).await;
+    assert_eq!(out["scraper"], json!("api"));
 }
 
 #[test]
