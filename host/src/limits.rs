@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::error::ToolError;
+
 /// Limits applied to every plugin instance and invocation.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -22,6 +24,20 @@ pub struct Limits {
     pub stream_buffer: usize,
     /// Plugin instances alive at once across the runtime (the size of the instance pool).
     pub max_instances: u32,
+}
+
+impl Limits {
+    /// Refuses JSON parameters of `len` bytes when they exceed the limit; `what` names the call
+    /// in the error.
+    pub fn check_parameters(&self, what: &str, len: usize) -> Result<(), ToolError> {
+        if len > self.max_parameter_bytes {
+            return Err(ToolError::LimitExceeded(format!(
+                "the parameters of {what} are {len} bytes, more than the limit of {} (Limits::max_parameter_bytes, CLI --max-parameter-bytes)",
+                self.max_parameter_bytes
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Limits {

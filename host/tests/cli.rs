@@ -45,6 +45,16 @@ fn error_line(out: &Output) -> String {
     last
 }
 
+/// Runs `args`, which must exit with `code` and end standard error with one `error:` line
+/// containing `needle`.
+fn assert_fails(args: &[&str], code: i32, needle: &str) -> Output {
+    let out = run(args);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+    let line = error_line(&out);
+    assert!(line.contains(needle), "{args:?}: {line}");
+    out
+}
+
 #[test]
 fn prints_each_message_as_difys_json_line() {
     let out = run(&[
@@ -245,10 +255,7 @@ fn input_errors_exit_2_with_one_line_that_says_what_to_do() {
         ),
     ];
     for (args, needle) in cases {
-        let out = run(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        let line = error_line(&out);
-        assert!(line.contains(needle), "{args:?}: {line}");
+        let out = assert_fails(&args, 2, needle);
         assert!(out.stdout.is_empty());
     }
 }
@@ -315,10 +322,7 @@ fn invocation_failures_exit_1_with_one_line() {
         ),
     ];
     for (args, needle) in cases {
-        let out = run(&args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
-        let line = error_line(&out);
-        assert!(line.contains(needle), "{args:?}: {line}");
+        assert_fails(&args, 1, needle);
     }
     // Granting access explicitly makes the same relay call work.
     let out = run(&[

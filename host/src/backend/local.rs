@@ -47,11 +47,6 @@ impl LocalBackend {
             fixtures: Fixtures::default(),
         }
     }
-
-    /// The provider ids served by plugins, in order.
-    pub fn providers(&self) -> impl Iterator<Item = &str> {
-        self.providers.keys().map(String::as_str)
-    }
 }
 
 impl LocalBackendBuilder {

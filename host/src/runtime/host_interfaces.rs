@@ -55,13 +55,7 @@ impl InstanceState {
                 env.plugin, limits.max_open_streams
             )));
         }
-        if parameters.len() > limits.max_parameter_bytes {
-            return Err(ToolError::LimitExceeded(format!(
-                "the parameters for {what} are {} bytes, more than the limit of {} (Limits::max_parameter_bytes, CLI --max-parameter-bytes)",
-                parameters.len(),
-                limits.max_parameter_bytes
-            )));
-        }
+        limits.check_parameters(&what, parameters.len())?;
         let parameters: Map<String, Value> = serde_json::from_str(&parameters).map_err(|e| {
             ToolError::InvalidParameters(format!(
                 "the parameters for {what} must be a JSON object: {e}"

@@ -26,8 +26,6 @@ pub(crate) struct InvocationEnv {
     pub(crate) backend: Arc<dyn ToolBackend>,
     pub(crate) tool_access: ToolAccess,
     pub(crate) limits: Arc<Limits>,
-    /// The memory cap of this instance: the host's limit, or less when the manifest says so.
-    pub(crate) memory_bytes: u64,
 }
 
 /// The data of one store.
@@ -42,8 +40,11 @@ pub(crate) struct InstanceState {
 }
 
 impl InstanceState {
+    /// `memory_bytes` is this instance's memory cap: the host's limit, or less when the
+    /// plugin's manifest says so.
     pub(crate) fn new(
         env: InvocationEnv,
+        memory_bytes: u64,
         output: mpsc::Sender<Event>,
         emitted: Arc<AtomicU64>,
     ) -> Self {
@@ -53,7 +54,7 @@ impl InstanceState {
             wasi: wasi_context(&env.plugin),
             table,
             limiter: MemoryLimiter {
-                memory_bytes: env.memory_bytes,
+                memory_bytes,
                 memory_refused: false,
             },
             env,

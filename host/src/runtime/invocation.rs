@@ -128,7 +128,6 @@ pub(crate) fn start(
         backend,
         tool_access: plugin.tool_access(),
         limits: limits.clone(),
-        memory_bytes: plugin.memory_limit(limits.memory_bytes),
     };
     let Ok(executor) = tokio::runtime::Handle::try_current() else {
         // Report the misuse through the stream rather than panic inside `tokio::spawn`.
@@ -142,7 +141,8 @@ pub(crate) fn start(
             done: false,
         };
     };
-    let state = InstanceState::new(env, tx.clone(), emitted.clone());
+    let memory_bytes = plugin.memory_limit(limits.memory_bytes);
+    let state = InstanceState::new(env, memory_bytes, tx.clone(), emitted.clone());
     let store = Store::new(engine, state);
     let task = executor.spawn({
         let plugin = plugin.clone();
@@ -171,14 +171,7 @@ async fn run(
     let limits = store.data().env.limits.clone();
     let name = plugin.name().to_owned();
     let parameters = Value::Object(call.parameters).to_string();
-    if parameters.len() > limits.max_parameter_bytes {
-        return Err(ToolError::LimitExceeded(format!(
-            "the parameters of tool `{}` are {} bytes, more than the limit of {} (Limits::max_parameter_bytes, CLI --max-parameter-bytes)",
-            call.tool,
-            parameters.len(),
-            limits.max_parameter_bytes
-        )));
-    }
+    limits.check_parameters(&format!("tool `{}`", call.tool), parameters.len())?;
     let credentials = Value::Object(call.credentials).to_string();
 
     store.limiter(|state| &mut state.limiter);
@@ -211,7 +204,7 @@ async fn run(
 fn trap_error(store: &Store<InstanceState>, plugin: &str, trap: &wasmtime::Error) -> ToolError {
     let state = store.data();
     if state.limiter.memory_refused {
-        let limit = state.env.memory_bytes;
+        let limit = state.limiter.memory_bytes;
         let hint = if limit < state.env.limits.memory_bytes {
             "raise `resource.memory` in its manifest.yaml if it needs more"
         } else {

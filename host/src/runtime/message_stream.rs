@@ -32,7 +32,8 @@ impl HostMessageStream {
         }
     }
 
-    fn check_size(&self, message: &ToolInvokeMessage) -> Result<(), ToolError> {
+    /// The message's content size, or the limit error when it is too large.
+    fn checked_size(&self, message: &ToolInvokeMessage) -> Result<usize, ToolError> {
         let size = message.content_size();
         if size > self.max_message_bytes {
             Err(ToolError::LimitExceeded(format!(
@@ -40,13 +41,18 @@ impl HostMessageStream {
                 self.max_message_bytes
             )))
         } else {
-            Ok(())
+            Ok(size)
         }
     }
 
     /// Waits for the next message; `None` once the stream has ended. After an error the
     /// stream is over.
     pub(crate) async fn next(&mut self) -> Result<Option<ToolInvokeMessage>, ToolError> {
+        Ok(self.next_sized().await?.map(|(message, _)| message))
+    }
+
+    /// [`HostMessageStream::next`], with the message's content size.
+    async fn next_sized(&mut self) -> Result<Option<(ToolInvokeMessage, usize)>, ToolError> {
         if let Some(e) = self.pending_error.take() {
             self.finished = true;
             return Err(e);
@@ -59,8 +65,8 @@ impl HostMessageStream {
                 self.finished = true;
                 Ok(None)
             }
-            Some(Ok(message)) => match self.check_size(&message) {
-                Ok(()) => Ok(Some(message)),
+            Some(Ok(message)) => match self.checked_size(&message) {
+                Ok(size) => Ok(Some((message, size))),
                 Err(e) => {
                     self.finished = true;
                     Err(e)
@@ -78,13 +84,12 @@ impl HostMessageStream {
     pub(crate) async fn next_batch(&mut self, max: u32) -> Result<MessageBatch, ToolError> {
         let max = max.clamp(1, MAX_BATCH_MESSAGES) as usize;
         let mut messages = Vec::new();
-        let Some(first) = self.next().await? else {
+        let Some((first, mut bytes)) = self.next_sized().await? else {
             return Ok(MessageBatch {
                 messages,
                 finished: true,
             });
         };
-        let mut bytes = first.content_size();
         messages.push(first);
         while messages.len() < max && bytes < MAX_BATCH_BYTES {
             let Some(ready) = self.source.next().now_or_never() else {
@@ -95,14 +100,16 @@ impl HostMessageStream {
                     self.finished = true;
                     break;
                 }
-                Some(Ok(message)) => {
-                    if let Err(e) = self.check_size(&message) {
+                Some(Ok(message)) => match self.checked_size(&message) {
+                    Ok(size) => {
+                        bytes += size;
+                        messages.push(message);
+                    }
+                    Err(e) => {
                         self.pending_error = Some(e);
                         break;
                     }
-                    bytes += message.content_size();
-                    messages.push(message);
-                }
+                },
                 Some(Err(e)) => {
                     self.pending_error = Some(e);
                     break;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use dify_wasm_host::wire::dify_json::to_dify_json;
 use dify_wasm_host::{
-    Fixtures, Limits, LocalBackend, MessageStream, Plugin, Runtime, SessionContext, ToolBackend,
-    ToolCall, ToolError, ToolRequest,
+    Fixtures, InvocationStream, Limits, LocalBackend, MessageStream, Plugin, Runtime,
+    SessionContext, ToolBackend, ToolCall, ToolError, ToolRequest,
 };
 use dify_wasm_test_artifacts as artifacts;
 use futures::{Stream, StreamExt};
@@ -70,6 +70,22 @@ where
     }
 }
 
+/// Starts `tool` of `plugin` in a default session and returns its stream unread.
+pub fn start(
+    runtime: &Runtime,
+    plugin: &Plugin,
+    tool: &str,
+    params: Value,
+    backend: Arc<dyn ToolBackend>,
+) -> InvocationStream {
+    runtime.invoke(
+        plugin,
+        ToolCall::new(tool, object(params)),
+        SessionContext::default(),
+        backend,
+    )
+}
+
 /// Invokes `tool` of `plugin` and reads everything.
 pub async fn run(
     runtime: &Runtime,
@@ -78,13 +94,7 @@ pub async fn run(
     params: Value,
     backend: Arc<dyn ToolBackend>,
 ) -> (Vec<Value>, Option<ToolError>) {
-    let stream = runtime.invoke(
-        plugin,
-        ToolCall::new(tool, object(params)),
-        SessionContext::default(),
-        backend,
-    );
-    collect(stream).await
+    collect(start(runtime, plugin, tool, params, backend)).await
 }
 
 /// The texts of the `text` messages.

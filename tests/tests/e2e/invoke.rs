@@ -259,12 +259,7 @@ fn invoking_outside_a_tokio_runtime_is_an_error_not_a_panic() {
     let rt = runtime();
     let showcase = load(&rt, artifacts::SHOWCASE);
     let backend = local_backend(&rt, Default::default());
-    let stream = rt.invoke(
-        &showcase,
-        ToolCall::new("echo", object(json!({"text": "x"}))),
-        SessionContext::default(),
-        backend,
-    );
+    let stream = start(&rt, &showcase, "echo", json!({"text": "x"}), backend);
     let (messages, error) = futures::executor::block_on(async {
         use futures::StreamExt;
         let items: Vec<_> = stream.collect().await;

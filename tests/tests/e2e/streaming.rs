@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use dify_wasm_host::{Limits, SessionContext, ToolCall, ToolError};
+use dify_wasm_host::{Limits, ToolError};
 use dify_wasm_test_artifacts as artifacts;
 use futures::StreamExt;
 use serde_json::json;
@@ -20,12 +20,7 @@ async fn a_reader_that_does_not_read_holds_the_producer_at_the_buffer_size() {
     let rt = runtime_with(limits);
     let showcase = load(&rt, artifacts::SHOWCASE);
     let backend = local_backend(&rt, Default::default());
-    let mut stream = rt.invoke(
-        &showcase,
-        ToolCall::new("count", object(json!({"n": 2000}))),
-        SessionContext::default(),
-        backend,
-    );
+    let mut stream = start(&rt, &showcase, "count", json!({"n": 2000}), backend);
     let first = stream.next().await.expect("a message").expect("no error");
     assert_eq!(
         dify_wasm_host::wire::dify_json::to_dify_json(&first).expect("converts")["message"]["text"],
@@ -84,12 +79,7 @@ async fn messages_reach_the_host_while_the_plugin_still_runs() {
     let rt = runtime();
     let adversary = load(&rt, artifacts::ADVERSARY);
     let backend = local_backend(&rt, Default::default());
-    let mut stream = rt.invoke(
-        &adversary,
-        ToolCall::new("endless", Default::default()),
-        SessionContext::default(),
-        backend,
-    );
+    let mut stream = start(&rt, &adversary, "endless", json!({}), backend);
     for expected in ["0", "1", "2"] {
         let message = tokio::time::timeout(Duration::from_secs(30), stream.next())
             .await
@@ -156,22 +146,12 @@ async fn dropping_the_hosts_stream_stops_the_plugin() {
     let rt = runtime_with(limits);
     let adversary = load(&rt, artifacts::ADVERSARY);
     let backend = local_backend(&rt, Default::default());
-    let mut stream = rt.invoke(
-        &adversary,
-        ToolCall::new("endless", Default::default()),
-        SessionContext::default(),
-        backend.clone(),
-    );
+    let mut stream = start(&rt, &adversary, "endless", json!({}), backend.clone());
     assert!(matches!(stream.next().await, Some(Ok(_))));
     drop(stream);
     let mut freed = false;
     for _ in 0..50 {
-        let mut again = rt.invoke(
-            &adversary,
-            ToolCall::new("endless", Default::default()),
-            SessionContext::default(),
-            backend.clone(),
-        );
+        let mut again = start(&rt, &adversary, "endless", json!({}), backend.clone());
         match again.next().await {
             Some(Ok(_)) => {
                 freed = true;
