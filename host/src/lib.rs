@@ -32,7 +32,10 @@ pub mod sandbox;
 pub mod session;
 pub mod wire;
 
-pub use backend::{LocalBackend, MessageStream, ToolBackend, ToolRequest};
+pub use backend::{
+    BackendConfigError, DaemonBackend, InnerApiBackend, LocalBackend, MessageStream,
+    RecordingBackend, RemoteOptions, ToolBackend, ToolRequest,
+};
 pub use contract::{ToolInvokeMessage, ToolType};
 pub use error::{LoadError, ManifestError, SetupError, ToolError};
 pub use limits::Limits;

@@ -1,8 +1,12 @@
 //! Where a plugin's tool calls go. Every backend implements [`ToolBackend`]; the runtime never
 //! knows which one it talks to.
 
+pub mod daemon;
+pub mod inner_api;
 pub mod local;
 pub mod provider_id;
+pub mod recorder;
+pub mod remote;
 
 use futures::stream::BoxStream;
 use serde_json::{Map, Value};
@@ -11,7 +15,11 @@ use crate::contract::{ToolInvokeMessage, ToolType};
 use crate::error::ToolError;
 use crate::session::SessionContext;
 
+pub use daemon::{DaemonBackend, DaemonBackendBuilder};
+pub use inner_api::{InnerApiBackend, InnerApiBackendBuilder};
 pub use local::{LocalBackend, LocalBackendBuilder};
+pub use recorder::RecordingBackend;
+pub use remote::{BackendConfigError, RemoteOptions};
 
 /// The messages of one tool call, as the backend produces them. The consumer pulls, so a slow
 /// consumer slows the producer; dropping the stream cancels the call.

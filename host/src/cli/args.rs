@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use dify_wasm_host::Limits;
+use dify_wasm_host::{Limits, RemoteOptions};
 
 /// Runs Dify tool plugins compiled to WebAssembly (wasm32-wasip2) in a deny-by-default sandbox.
 #[derive(Debug, Parser)]
@@ -37,20 +37,30 @@ pub enum Command {
 
 const RUN_HELP: &str = concat!(
     "\
-Tool calls the plugin makes are served by the embedded local backend: builtin tools by the \
-plugins registered with --plugin (each call in its own sandboxed instance), and any tool type \
-by the recorded answers of --fixtures files.
+Where the plugin's tool calls go:
+  --dify-url URL --inner-api-key KEY --tenant-id ID   the Dify API's inner endpoint (the host \
+acts as the plugin daemon)
+  --daemon-url URL --session-id ID                    the plugin daemon's backwards invocation \
+(the host runs under a daemon)
+  neither                                             the embedded local backend: builtin \
+tools by the plugins registered with --plugin (each call in its own sandboxed instance), and \
+any tool type by the recorded answers of --fixtures files.
+--record FILE saves every answer of a remote backend as a fixtures file that --fixtures replays \
+offline.
 
 The plugin may call tools only when its manifest enables `resource.permission.tool.enabled` \
 (--manifest) or when --allow-tools grants it; otherwise each call fails with `permission \
 denied` and reaches no backend. Plugins registered with --plugin get permission from the \
 manifest given after their path.
 
-Example:
+Examples:
   dify-wasm run aggregator.wasm --manifest examples/aggregator/manifest.yaml \\
     --plugin langgenius/showcase/showcase=showcase.wasm \\
     --fixtures examples/aggregator/fixtures.json \\
     --tool digest --params '{\"query\": \"rust wasm\"}'
+  DIFY_INNER_API_KEY=... dify-wasm run relay.wasm --allow-tools \\
+    --dify-url http://api:5001 --tenant-id TENANT --record answers.json \\
+    --tool relay --params '{\"tool_type\": \"builtin\", \"provider\": \"time\", \"tool\": \"current_time\"}'
 
 ",
     exit_codes!()
@@ -107,6 +117,9 @@ pub struct RunArgs {
     pub no_compile_cache: bool,
 
     #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    #[command(flatten)]
     pub limits: LimitArgs,
 }
 
@@ -123,6 +136,122 @@ impl RunArgs {
                 .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
             Some(base.join("dify-wasm"))
         })
+    }
+}
+
+/// Where tool calls go when not to the local backend, and how long to wait for them.
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Sends tool calls to the Dify API at URL (its base, e.g. http://api:5001), through its
+    /// inner endpoint.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DIFY_INNER_API_URL",
+        help_heading = "Remote backends"
+    )]
+    pub dify_url: Option<String>,
+
+    /// The Dify API's inner API key (its INNER_API_KEY_FOR_PLUGIN).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "DIFY_INNER_API_KEY",
+        hide_env_values = true,
+        help_heading = "Remote backends"
+    )]
+    pub inner_api_key: Option<String>,
+
+    /// The workspace whose tools are called (needed with --dify-url).
+    #[arg(long, value_name = "ID", help_heading = "Remote backends")]
+    pub tenant_id: Option<String>,
+
+    /// The end user the calls are made for; empty is Dify's anonymous default user.
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "",
+        help_heading = "Remote backends"
+    )]
+    pub user_id: String,
+
+    /// Sends tool calls to the plugin daemon at URL (e.g. http://localhost:5002) as backwards
+    /// invocations of session --session-id.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DIFY_PLUGIN_DAEMON_URL",
+        help_heading = "Remote backends"
+    )]
+    pub daemon_url: Option<String>,
+
+    /// The plugin session the daemon opened for this invocation (needed with --daemon-url).
+    #[arg(long, value_name = "ID", help_heading = "Remote backends")]
+    pub session_id: Option<String>,
+
+    /// Uses credential ID for provider PROVIDER instead of the workspace default; the plugin
+    /// cannot choose another. Repeatable.
+    #[arg(
+        long = "credential",
+        value_name = "PROVIDER=ID",
+        help_heading = "Remote backends"
+    )]
+    pub credentials: Vec<String>,
+
+    /// Time to connect to the remote backend, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = RemoteOptions::default().connect_timeout.as_secs_f64(), help_heading = "Remote backends")]
+    pub connect_timeout_secs: f64,
+
+    /// Longest silence of the remote backend while a call streams, in seconds; a tool that
+    /// keeps sending is never cut off by it.
+    #[arg(long, value_name = "SECS", default_value_t = RemoteOptions::default().idle_timeout.as_secs_f64(), help_heading = "Remote backends")]
+    pub idle_timeout_secs: f64,
+
+    /// Longest whole remote call, in seconds [default: none; --timeout-secs still applies].
+    #[arg(long, value_name = "SECS", help_heading = "Remote backends")]
+    pub total_timeout_secs: Option<f64>,
+
+    /// Largest frame or event accepted from the remote backend, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = RemoteOptions::default().max_frame_bytes, help_heading = "Remote backends")]
+    pub max_frame_bytes: usize,
+
+    /// Trusts the certificate authorities of a PEM file, besides the system's. Repeatable.
+    #[arg(long, value_name = "PEM", help_heading = "Remote backends")]
+    pub ca_cert: Vec<PathBuf>,
+
+    /// Writes every answer of the remote backend to FILE (replaced) as a fixtures file that
+    /// --fixtures replays.
+    #[arg(long, value_name = "FILE", help_heading = "Remote backends")]
+    pub record: Option<PathBuf>,
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
+    if value.is_finite() && value > 0.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(format!("{flag} must be a positive number of seconds"))
+    }
+}
+
+impl RemoteArgs {
+    /// The options of a remote backend, or why they make no sense.
+    pub fn to_options(&self) -> Result<RemoteOptions, String> {
+        let mut options = RemoteOptions {
+            connect_timeout: seconds("--connect-timeout-secs", self.connect_timeout_secs)?,
+            idle_timeout: seconds("--idle-timeout-secs", self.idle_timeout_secs)?,
+            total_timeout: self
+                .total_timeout_secs
+                .map(|t| seconds("--total-timeout-secs", t))
+                .transpose()?,
+            max_frame_bytes: self.max_frame_bytes,
+            ..RemoteOptions::default()
+        };
+        for path in &self.ca_cert {
+            options
+                .add_ca_file(path)
+                .map_err(|e| format!("--ca-cert: {e}"))?;
+        }
+        Ok(options)
     }
 }
 
@@ -161,9 +290,7 @@ pub struct LimitArgs {
 impl LimitArgs {
     /// The limits, or why they make no sense.
     pub fn to_limits(&self) -> Result<Limits, String> {
-        if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
-            return Err("--timeout-secs must be a positive number of seconds".into());
-        }
+        let invocation_timeout = seconds("--timeout-secs", self.timeout_secs)?;
         if self.memory_mib == 0 || self.memory_mib > 4096 {
             return Err(
                 "--memory-mib must be between 1 and 4096 (wasm32 memories end at 4 GiB)".into(),
@@ -171,7 +298,7 @@ impl LimitArgs {
         }
         Ok(Limits {
             memory_bytes: self.memory_mib << 20,
-            invocation_timeout: Duration::from_secs_f64(self.timeout_secs),
+            invocation_timeout,
             max_open_streams: self.max_open_streams,
             max_message_bytes: self.max_message_bytes,
             max_parameter_bytes: self.max_parameter_bytes,

@@ -5,15 +5,20 @@ mod args;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use dify_wasm_host::backend::provider_id;
 use dify_wasm_host::wire::dify_json::to_dify_json;
-use dify_wasm_host::{Fixtures, LocalBackend, Manifest, Plugin, Runtime, SessionContext, ToolCall};
+use dify_wasm_host::{
+    DaemonBackend, Fixtures, InnerApiBackend, LocalBackend, Manifest, Plugin, RecordingBackend,
+    Runtime, SessionContext, ToolBackend, ToolCall,
+};
 use futures::StreamExt;
 use serde_json::{Map, Value};
 
-use args::{Cli, Command, RunArgs};
+use args::{Cli, Command, RemoteArgs, RunArgs};
 
 /// A failure and the exit code it maps to.
 enum Failure {
@@ -115,7 +120,127 @@ async fn run(args: RunArgs) -> Result<(), Failure> {
         plugin = plugin.grant_tool_access();
     }
 
-    let mut backend = LocalBackend::builder(&runtime);
+    let session = session(&args.remote)?;
+    let (backend, recorder) = backend(&args, &runtime)?;
+
+    let call = ToolCall::new(args.tool, parameters).with_credentials(credentials);
+    let mut stream = runtime.invoke(&plugin, call, session, backend);
+    let mut stdout = std::io::stdout().lock();
+    while let Some(item) = stream.next().await {
+        let message = item.map_err(|e| Failure::Invocation(e.into()))?;
+        let json = to_dify_json(&message).map_err(|e| Failure::Invocation(e.into()))?;
+        let written = writeln!(stdout, "{json}").and_then(|()| stdout.flush());
+        if written.is_err() {
+            // Whoever read our output has gone (a closed pipe); stop the plugin quietly.
+            break;
+        }
+    }
+    drop(stream);
+    if let Some(recorder) = recorder {
+        recorder.save().map_err(|e| Failure::Invocation(e.into()))?;
+    }
+    Ok(())
+}
+
+/// The session the invocation runs in: workspace, user and pinned credentials.
+fn session(remote: &RemoteArgs) -> Result<SessionContext, Failure> {
+    let mut session = SessionContext::new(
+        remote.tenant_id.clone().unwrap_or_default(),
+        remote.user_id.clone(),
+    );
+    for spec in &remote.credentials {
+        let (provider, id) = spec
+            .split_once('=')
+            .filter(|(p, id)| !p.is_empty() && !id.is_empty())
+            .ok_or_else(|| {
+                input(anyhow::anyhow!(
+                    "--credential `{spec}` must look like PROVIDER=CREDENTIAL_ID"
+                ))
+            })?;
+        // A bare builtin name also pins its full `langgenius/name/name` spelling.
+        if let Ok(full) = provider_id::normalize(provider) {
+            if !provider.contains('/') {
+                session.credential_ids.insert(full, id.to_owned());
+            }
+        }
+        session
+            .credential_ids
+            .insert(provider.to_owned(), id.to_owned());
+    }
+    Ok(session)
+}
+
+/// The backend the arguments select, and the recorder wrapping it when --record is given.
+fn backend(
+    args: &RunArgs,
+    runtime: &Runtime,
+) -> Result<(Arc<dyn ToolBackend>, Option<Arc<RecordingBackend>>), Failure> {
+    let remote = &args.remote;
+    let fail = |text: String| input(anyhow::anyhow!(text));
+    let options = || remote.to_options().map_err(fail);
+    let chosen: Option<Arc<dyn ToolBackend>> = match (&remote.dify_url, &remote.daemon_url) {
+        (Some(_), Some(_)) => {
+            return Err(fail(
+                "--dify-url (DIFY_INNER_API_URL) and --daemon-url (DIFY_PLUGIN_DAEMON_URL) are both set; choose one backend".into(),
+            ));
+        }
+        (Some(url), None) => {
+            let key = remote.inner_api_key.clone().ok_or_else(|| {
+                fail("--dify-url needs --inner-api-key (or DIFY_INNER_API_KEY): the Dify API's INNER_API_KEY_FOR_PLUGIN".into())
+            })?;
+            if remote.tenant_id.as_deref().is_none_or(str::is_empty) {
+                return Err(fail(
+                    "--dify-url needs --tenant-id: the workspace whose tools are called".into(),
+                ));
+            }
+            let backend = InnerApiBackend::builder(url.clone(), key)
+                .options(options()?)
+                .build()
+                .map_err(input)?;
+            Some(backend)
+        }
+        (None, Some(url)) => {
+            let session_id = remote.session_id.clone().ok_or_else(|| {
+                fail("--daemon-url needs --session-id: the plugin session the daemon opened".into())
+            })?;
+            let backend = DaemonBackend::builder(url.clone(), session_id)
+                .options(options()?)
+                .build()
+                .map_err(input)?;
+            Some(backend)
+        }
+        (None, None) => None,
+    };
+    let Some(remote_backend) = chosen else {
+        if remote.record.is_some() {
+            return Err(fail(
+                "--record saves the answers of a remote backend; add --dify-url or --daemon-url"
+                    .into(),
+            ));
+        }
+        return Ok((local_backend(args, runtime)?, None));
+    };
+    if !args.plugins.is_empty() || !args.fixtures.is_empty() {
+        return Err(fail(
+            "--plugin and --fixtures serve the local backend and cannot be combined with --dify-url or --daemon-url".into(),
+        ));
+    }
+    match &remote.record {
+        Some(path) => {
+            let recorder = RecordingBackend::new(remote_backend, path.clone());
+            // Fail now, not after the run, when the file cannot be written.
+            recorder
+                .save()
+                .map_err(|e| fail(format!("--record: {e}")))?;
+            Ok((recorder.clone(), Some(recorder)))
+        }
+        None => Ok((remote_backend, None)),
+    }
+}
+
+/// The embedded local backend with the plugins and fixtures of the arguments.
+fn local_backend(args: &RunArgs, runtime: &Runtime) -> Result<Arc<dyn ToolBackend>, Failure> {
+    let mut backend = LocalBackend::builder(runtime);
     for spec in &args.plugins {
         let (id, rest) = spec.split_once('=').ok_or_else(|| {
             input(anyhow::anyhow!(
@@ -126,7 +251,7 @@ async fn run(args: RunArgs) -> Result<(), Failure> {
             Some((w, m)) => (w, Some(Path::new(m))),
             None => (rest, None),
         };
-        let local = load(&runtime, Path::new(wasm), manifest)?;
+        let local = load(runtime, Path::new(wasm), manifest)?;
         backend = backend
             .plugin(id, local)
             .map_err(|e| input(anyhow::anyhow!("--plugin `{spec}`: {e}")))?;
@@ -134,19 +259,5 @@ async fn run(args: RunArgs) -> Result<(), Failure> {
     for path in &args.fixtures {
         backend = backend.fixtures(Fixtures::load(path).map_err(input)?);
     }
-    let backend = backend.build();
-
-    let call = ToolCall::new(args.tool, parameters).with_credentials(credentials);
-    let mut stream = runtime.invoke(&plugin, call, SessionContext::default(), backend);
-    let mut stdout = std::io::stdout().lock();
-    while let Some(item) = stream.next().await {
-        let message = item.map_err(|e| Failure::Invocation(e.into()))?;
-        let json = to_dify_json(&message).map_err(|e| Failure::Invocation(e.into()))?;
-        let written = writeln!(stdout, "{json}").and_then(|()| stdout.flush());
-        if written.is_err() {
-            // Whoever read our output has gone (a closed pipe); stop the plugin quietly.
-            return Ok(());
-        }
-    }
-    Ok(())
+    Ok(backend.build())
 }

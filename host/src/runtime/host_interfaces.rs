@@ -97,7 +97,13 @@ fn resolve_credential(
     provider: &str,
     asked: Option<String>,
 ) -> Result<Option<String>, ToolError> {
-    match (pinned.get(provider), asked) {
+    // A builtin provider may be named bare (`google`) or in full (`langgenius/google/google`);
+    // either spelling finds the credential the host pinned.
+    let normalized = crate::backend::provider_id::normalize(provider).ok();
+    let pin = pinned
+        .get(provider)
+        .or_else(|| normalized.as_ref().and_then(|n| pinned.get(n)));
+    match (pin, asked) {
         (Some(p), Some(a)) if *p != a => Err(ToolError::PermissionDenied(format!(
             "the host fixed the credential of provider `{provider}`; the plugin may not choose another one"
         ))),

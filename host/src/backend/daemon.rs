@@ -1,0 +1,258 @@
+//! The plugin daemon backend: the host runs under a Dify plugin daemon and sends each tool call
+//! as a backwards invocation (`POST {daemon}/backwards-invocation/transaction`), as the Python
+//! SDK does in its serverless mode.
+
+use std::sync::Arc;
+
+use crate::backend::inner_api::dify_status_error;
+use crate::backend::remote::decoded_stream::{BodyDecoder, Step, decoded_stream};
+use crate::backend::remote::http_client::{base_url, build_client, endpoint};
+use crate::backend::remote::timed_body::{Deadlines, Peer, TimedBody, send};
+use crate::backend::remote::{BackendConfigError, RemoteOptions};
+use crate::backend::{MessageStream, ToolBackend, ToolRequest};
+use crate::error::ToolError;
+use crate::session::SessionContext;
+use crate::wire::daemon_events::{
+    BackwardsEvent, DaemonFailure, EventError, EventSplitter, parse_event, session_event_body,
+};
+use crate::wire::inner_api::ErrorBody;
+
+/// The endpoint's path below the daemon's base URL.
+pub const TRANSACTION_PATH: &str = "/backwards-invocation/transaction";
+/// The header naming the plugin's session.
+pub const SESSION_HEADER: &str = "Dify-Plugin-Session-ID";
+/// The daemon's default address.
+pub const DEFAULT_DAEMON_URL: &str = "http://localhost:5002";
+const MAX_ERROR_BODY: usize = 64 << 10;
+const WHAT: &str = "plugin daemon";
+
+/// Sends tool calls to the plugin daemon as backwards invocations of one plugin session. The
+/// daemon knows the session's tenant and user; the plugin names neither.
+pub struct DaemonBackend {
+    client: reqwest::Client,
+    peer: Peer,
+    url: reqwest::Url,
+    session_id: String,
+    options: RemoteOptions,
+}
+
+/// Configures a [`DaemonBackend`].
+pub struct DaemonBackendBuilder {
+    url: String,
+    session_id: String,
+    options: RemoteOptions,
+}
+
+impl DaemonBackend {
+    /// A backend for the daemon at `url` (its base, such as [`DEFAULT_DAEMON_URL`]) and the
+    /// plugin session `session_id` the daemon opened for this invocation.
+    pub fn builder(url: impl Into<String>, session_id: impl Into<String>) -> DaemonBackendBuilder {
+        DaemonBackendBuilder {
+            url: url.into(),
+            session_id: session_id.into(),
+            options: RemoteOptions::default(),
+        }
+    }
+}
+
+impl DaemonBackendBuilder {
+    /// Timeouts, event size limit and trusted authorities.
+    pub fn options(mut self, options: RemoteOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The backend, or why it cannot be set up.
+    pub fn build(self) -> Result<Arc<DaemonBackend>, BackendConfigError> {
+        let base = base_url(WHAT, &self.url)?;
+        if self.session_id.is_empty() {
+            return Err(BackendConfigError::Missing(
+                "the plugin daemon needs the session id it gave this invocation (CLI --session-id)"
+                    .into(),
+            ));
+        }
+        let url = endpoint(&base, TRANSACTION_PATH);
+        Ok(Arc::new(DaemonBackend {
+            client: build_client(&self.options)?,
+            peer: Peer {
+                what: WHAT,
+                url: url.to_string(),
+            },
+            url,
+            session_id: self.session_id,
+            options: self.options,
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl ToolBackend for DaemonBackend {
+    async fn invoke(
+        &self,
+        _session: &SessionContext,
+        request: ToolRequest,
+    ) -> Result<MessageStream, ToolError> {
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let body = session_event_body(&self.session_id, &request_id, &request);
+        let deadlines = Deadlines::start(&self.options);
+        let post = self
+            .client
+            .post(self.url.clone())
+            // The daemon finds the session from the body; the header is sent as the Python SDK
+            // sends it. Like the SDK, no Content-Type: the body is JSON ended by a blank line.
+            .header(SESSION_HEADER, &self.session_id)
+            .body(body);
+        let response = send(post, &deadlines, &self.peer).await?;
+        let status = response.status();
+        let mut answer = TimedBody::new(response, deadlines, self.peer.clone());
+        if status != reqwest::StatusCode::OK {
+            let body = answer.read_up_to(MAX_ERROR_BODY).await.unwrap_or_default();
+            return Err(self.status_error(status.as_u16(), DaemonFailure::parse(&body)));
+        }
+        let decoder = EventMessages {
+            events: EventSplitter::new(self.options.max_frame_bytes),
+            session_id: self.session_id.clone(),
+            request_id,
+            peer: self.peer.clone(),
+            ended: false,
+        };
+        Ok(decoded_stream(answer, decoder))
+    }
+}
+
+impl DaemonBackend {
+    fn status_error(&self, status: u16, failure: DaemonFailure) -> ToolError {
+        let url = &self.peer.url;
+        let said = failure
+            .message
+            .clone()
+            .unwrap_or_else(|| "no explanation".into());
+        if failure.error_type.as_deref() == Some("SessionNotFound") {
+            return ToolError::BackendFailed {
+                status: Some(status),
+                code: failure.error_type,
+                message: format!(
+                    "the plugin daemon at {url} does not know session `{}` ({said}): the session has ended, or the session id (CLI --session-id) is wrong",
+                    self.session_id
+                ),
+            };
+        }
+        ToolError::BackendFailed {
+            status: Some(status),
+            code: failure.error_type,
+            message: format!("{said} (the plugin daemon at {url} answered HTTP {status})"),
+        }
+    }
+}
+
+/// Events to messages, checking that each answers this call.
+struct EventMessages {
+    events: EventSplitter,
+    session_id: String,
+    request_id: String,
+    peer: Peer,
+    ended: bool,
+}
+
+impl EventMessages {
+    fn malformed(&self, code: &str, detail: String) -> ToolError {
+        ToolError::BackendFailed {
+            status: Some(200),
+            code: Some(code.to_owned()),
+            message: format!(
+                "the {} at {} sent a malformed answer: {detail}",
+                self.peer.what, self.peer.url
+            ),
+        }
+    }
+}
+
+fn event_code(e: &EventError) -> &'static str {
+    match e {
+        EventError::TooLarge { .. } => "event_too_large",
+        EventError::Truncated(_) => "truncated_answer",
+        EventError::InvalidJson(_) => "invalid_json",
+        EventError::Unexpected(_) => "invalid_event",
+        EventError::InvalidMessage(_) => "invalid_message",
+    }
+}
+
+impl BodyDecoder for EventMessages {
+    fn push(&mut self, bytes: &[u8]) {
+        self.events.push(bytes);
+    }
+
+    fn next_step(&mut self) -> Option<Step> {
+        let event = match self.events.next_event() {
+            Ok(None) => return None,
+            Ok(Some(event)) => event,
+            Err(e) => return Some(Step::Failed(self.malformed(event_code(&e), e.to_string()))),
+        };
+        let event = match parse_event(&event) {
+            Ok(event) => event,
+            Err(e) => return Some(Step::Failed(self.malformed(event_code(&e), e.to_string()))),
+        };
+        let foreign_session = event
+            .session_id
+            .as_ref()
+            .is_some_and(|s| *s != self.session_id);
+        if event.backwards_request_id != self.request_id || foreign_session {
+            return Some(Step::Failed(self.malformed(
+                "mismatched_request",
+                format!(
+                    "an event answers request `{}` of session `{}`, but this call is request `{}` of session `{}`",
+                    event.backwards_request_id,
+                    event.session_id.as_deref().unwrap_or("?"),
+                    self.request_id,
+                    self.session_id
+                ),
+            )));
+        }
+        Some(match event.event {
+            BackwardsEvent::Response(m) => Step::Message(m),
+            BackwardsEvent::Error(text) => Step::Failed(classify_error(text)),
+            BackwardsEvent::End => {
+                self.ended = true;
+                Step::End
+            }
+        })
+    }
+
+    fn finish(&mut self) -> Result<(), ToolError> {
+        self.events
+            .finish()
+            .map_err(|e| self.malformed(event_code(&e), e.to_string()))?;
+        if self.ended {
+            Ok(())
+        } else {
+            Err(self.malformed(
+                "missing_end",
+                "the answer ended without its `end` event; the daemon or the connection stopped mid-call".into(),
+            ))
+        }
+    }
+}
+
+/// How the daemon words a failure answer of the Dify API in an `error` event.
+const DIFY_FAILED_PREFIX: &str = "invoke tool failed: request failed with status code: ";
+const DIFY_BODY_MARK: &str = " and respond with: ";
+
+/// The daemon reports everything as `error` events: a refused permission, a failure answer of
+/// Dify (status and body inside the text), or the tool's own failure. Keep them apart.
+fn classify_error(text: String) -> ToolError {
+    if let Some(rest) = text.strip_prefix(DIFY_FAILED_PREFIX)
+        && let Some((status, body)) = rest.split_once(DIFY_BODY_MARK)
+        && let Ok(status) = status.trim().parse::<u16>()
+    {
+        return dify_status_error(
+            status,
+            ErrorBody::parse(body.as_bytes()),
+            "the Dify API behind the plugin daemon",
+        );
+    }
+    if text.to_lowercase().contains("permission denied") {
+        ToolError::PermissionDenied(text)
+    } else {
+        ToolError::ToolFailed(text)
+    }
+}
