@@ -27,3 +27,6 @@ pub fn workspace() -> &'static Path {
 pub fn example_file(example: &str, file: &str) -> PathBuf {
     workspace().join("examples").join(example).join(file)
 }
+
+pub mod dify_wire;
+pub mod http_server;

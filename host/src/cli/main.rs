@@ -158,10 +158,10 @@ fn session(remote: &RemoteArgs) -> Result<SessionContext, Failure> {
                 ))
             })?;
         // A bare builtin name also pins its full `langgenius/name/name` spelling.
-        if let Ok(full) = provider_id::normalize(provider) {
-            if !provider.contains('/') {
-                session.credential_ids.insert(full, id.to_owned());
-            }
+        if !provider.contains('/')
+            && let Ok(full) = provider_id::normalize(provider)
+        {
+            session.credential_ids.insert(full, id.to_owned());
         }
         session
             .credential_ids
@@ -170,11 +170,11 @@ fn session(remote: &RemoteArgs) -> Result<SessionContext, Failure> {
     Ok(session)
 }
 
+/// A backend, and the recorder wrapping it when there is one.
+type SelectedBackend = (Arc<dyn ToolBackend>, Option<Arc<RecordingBackend>>);
+
 /// The backend the arguments select, and the recorder wrapping it when --record is given.
-fn backend(
-    args: &RunArgs,
-    runtime: &Runtime,
-) -> Result<(Arc<dyn ToolBackend>, Option<Arc<RecordingBackend>>), Failure> {
+fn backend(args: &RunArgs, runtime: &Runtime) -> Result<SelectedBackend, Failure> {
     let remote = &args.remote;
     let fail = |text: String| input(anyhow::anyhow!(text));
     let options = || remote.to_options().map_err(fail);

@@ -65,7 +65,9 @@ pub fn parse_frame_payload(payload: &[u8]) -> Result<FramePayload, PayloadError>
     let value: Value =
         serde_json::from_slice(payload).map_err(|e| PayloadError::InvalidJson(e.to_string()))?;
     if !value.is_object() {
-        return Err(PayloadError::NotAnEnvelope("it is not a JSON object".into()));
+        return Err(PayloadError::NotAnEnvelope(
+            "it is not a JSON object".into(),
+        ));
     }
     let envelope: Envelope =
         serde_json::from_value(value).map_err(|e| PayloadError::NotAnEnvelope(e.to_string()))?;

@@ -1,9 +1,14 @@
 //! End-to-end tests: the examples and test guests, built for wasm32-wasip2, run in the host
-//! library on the embedded local backend.
+//! library on the embedded local backend, and on the Dify API and plugin daemon backends
+//! against real HTTP servers on 127.0.0.1.
 
 mod common;
+mod daemon;
+mod inner_api;
 mod invoke;
 mod loading;
 mod messages;
+mod recording;
+mod remote;
 mod sandbox;
 mod streaming;
