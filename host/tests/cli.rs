@@ -5,6 +5,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use dify_wasm_test_artifacts as artifacts;
+use dify_wasm_test_artifacts::dify_wire::{daemon_answer, frames};
+use dify_wasm_test_artifacts::http_server::{Response, TestServer};
 use serde_json::{Value, json};
 
 /// A compile cache private to this test run, so tests neither read nor fill the user's.
@@ -15,6 +17,9 @@ fn cache_dir() -> std::path::PathBuf {
 fn dify_wasm() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dify-wasm"));
     cmd.env_remove("RUST_LOG")
+        .env_remove("DIFY_INNER_API_URL")
+        .env_remove("DIFY_INNER_API_KEY")
+        .env_remove("DIFY_PLUGIN_DAEMON_URL")
         .env("DIFY_WASM_CACHE_DIR", cache_dir());
     cmd
 }
@@ -418,8 +423,287 @@ fn help_documents_every_option() {
         "--max-parameter-bytes",
         "--max-depth",
         "--max-instances",
+        "--dify-url",
+        "--inner-api-key",
+        "--tenant-id",
+        "--user-id",
+        "--daemon-url",
+        "--session-id",
+        "--credential",
+        "--connect-timeout-secs",
+        "--idle-timeout-secs",
+        "--total-timeout-secs",
+        "--max-frame-bytes",
+        "--ca-cert",
+        "--record",
+        "DIFY_INNER_API_URL",
+        "DIFY_INNER_API_KEY",
+        "DIFY_PLUGIN_DAEMON_URL",
         "Exit codes",
     ] {
         assert!(help.contains(option), "--help mentions {option}");
     }
+}
+
+/// Relay parameters calling `tool` of builtin provider `provider`.
+fn relay_call(provider: &str, tool: &str) -> String {
+    json!({"tool_type": "builtin", "provider": provider, "tool": tool, "parameters": {"q": "wasm"}})
+        .to_string()
+}
+
+#[test]
+fn calls_real_dify_then_replays_the_recording_offline() {
+    let answer = vec![
+        json!({"type": "text", "message": {"text": "from dify"}, "meta": null}),
+        json!({"type": "image_link", "message": {"text": "/files/tools/x.png"}, "meta": {"tool_file_id": "x"}}),
+    ];
+    let body = frames(&answer);
+    let server = TestServer::start(move |_| Response::full(200, "text/event-stream", body.clone()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recording = dir.path().join("recorded.json");
+    let params = relay_call("search", "web");
+    let live = dify_wasm()
+        .env("DIFY_INNER_API_KEY", "secret-key")
+        .args([
+            "run",
+            artifacts::RELAY,
+            "--allow-tools",
+            "--dify-url",
+            &server.url(),
+            "--tenant-id",
+            "tenant-1",
+            "--user-id",
+            "user-1",
+            "--credential",
+            "search=cred-9",
+            "--record",
+            recording.to_str().expect("utf-8 path"),
+            "--tool",
+            "relay",
+            "--params",
+            &params,
+        ])
+        .output()
+        .expect("dify-wasm runs");
+    assert!(live.status.success(), "{}", stderr(&live));
+    assert_eq!(stdout_json(&live), answer);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].header("x-inner-api-key"), Some("secret-key"));
+    assert_eq!(
+        requests[0].json(),
+        json!({"tenant_id": "tenant-1", "user_id": "user-1", "type": "tool", "tool_type": "builtin",
+               "credential_id": "cred-9", "provider": "search", "tool": "web", "tool_parameters": {"q": "wasm"}})
+    );
+
+    let offline = run(&[
+        "run",
+        artifacts::RELAY,
+        "--allow-tools",
+        "--fixtures",
+        recording.to_str().expect("utf-8 path"),
+        "--tool",
+        "relay",
+        "--params",
+        &params,
+    ]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    assert_eq!(
+        offline.stdout, live.stdout,
+        "the replay prints the same bytes"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn calls_through_the_plugin_daemon() {
+    let server = TestServer::start(|r| {
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        let event: Value = serde_json::from_str(body.trim_end()).unwrap_or_default();
+        let id = event["data"]["data"]["backwards_request_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let message = json!({"type": "text", "message": {"text": "via daemon"}, "meta": null});
+        Response::full(
+            200,
+            "text/event-stream",
+            daemon_answer("sess-1", &id, &[message]),
+        )
+    });
+    let out = dify_wasm()
+        .env("DIFY_PLUGIN_DAEMON_URL", server.url())
+        .args([
+            "run",
+            artifacts::RELAY,
+            "--allow-tools",
+            "--session-id",
+            "sess-1",
+            "--tool",
+            "relay",
+            "--params",
+            &relay_call("time", "now"),
+        ])
+        .output()
+        .expect("dify-wasm runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(texts_of(&out), ["via daemon"]);
+    assert_eq!(
+        server.requests()[0].header("dify-plugin-session-id"),
+        Some("sess-1")
+    );
+}
+
+fn texts_of(out: &Output) -> Vec<String> {
+    stdout_json(out)
+        .iter()
+        .filter_map(|m| m["message"]["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn remote_backend_errors_say_what_to_do() {
+    let server = TestServer::start(|_| {
+        Response::json(
+            404,
+            &json!({"code": "not_found", "message": "The requested URL was not found on the server.", "status": 404}),
+        )
+    });
+    let url = server.url();
+    let params = relay_call("time", "now");
+    let base = [
+        "run",
+        artifacts::RELAY,
+        "--allow-tools",
+        "--tool",
+        "relay",
+        "--params",
+        &params,
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let check = |extra: &[&str], code: i32, needle: &str| {
+        let args = with(extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_fails(&refs, code, needle);
+    };
+    check(
+        &[
+            "--dify-url",
+            &url,
+            "--inner-api-key",
+            "k",
+            "--tenant-id",
+            "t",
+        ],
+        1,
+        "inner API key is wrong",
+    );
+    check(
+        &["--dify-url", &url, "--tenant-id", "t"],
+        2,
+        "--inner-api-key",
+    );
+    check(
+        &["--dify-url", &url, "--inner-api-key", "k"],
+        2,
+        "--tenant-id",
+    );
+    check(
+        &[
+            "--dify-url",
+            "api:5001",
+            "--inner-api-key",
+            "k",
+            "--tenant-id",
+            "t",
+        ],
+        2,
+        "http://host:port",
+    );
+    check(
+        &[
+            "--dify-url",
+            &url,
+            "--daemon-url",
+            &url,
+            "--inner-api-key",
+            "k",
+            "--tenant-id",
+            "t",
+        ],
+        2,
+        "choose one",
+    );
+    check(&["--daemon-url", &url], 2, "--session-id");
+    check(&["--record", "out.json"], 2, "--dify-url or --daemon-url");
+    check(
+        &[
+            "--dify-url",
+            &url,
+            "--inner-api-key",
+            "k",
+            "--tenant-id",
+            "t",
+            "--fixtures",
+            "f.json",
+        ],
+        2,
+        "cannot be combined",
+    );
+    check(
+        &[
+            "--dify-url",
+            &url,
+            "--inner-api-key",
+            "k",
+            "--tenant-id",
+            "t",
+            "--credential",
+            "nothing",
+        ],
+        2,
+        "PROVIDER=CREDENTIAL_ID",
+    );
+    check(
+        &[
+            "--dify-url",
+            &url,
+            "--inner-api-key",
+            "k",
+            "--tenant-id",
+            "t",
+            "--idle-timeout-secs",
+            "0",
+        ],
+        2,
+        "--idle-timeout-secs",
+    );
+    check(
+        &[
+            "--dify-url",
+            &url,
+            "--inner-api-key",
+            "k",
+            "--tenant-id",
+            "t",
+            "--ca-cert",
+            "/nonexistent.pem",
+        ],
+        2,
+        "/nonexistent.pem",
+    );
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!(
+            "http://127.0.0.1:{}",
+            l.local_addr().expect("address").port()
+        )
+    };
+    check(
+        &["--daemon-url", &refused, "--session-id", "s"],
+        1,
+        &refused,
+    );
 }

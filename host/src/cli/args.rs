@@ -196,7 +196,7 @@ pub struct RemoteArgs {
         value_name = "PROVIDER=ID",
         help_heading = "Remote backends"
     )]
-    pub credentials: Vec<String>,
+    pub credential_ids: Vec<String>,
 
     /// Time to connect to the remote backend, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = RemoteOptions::default().connect_timeout.as_secs_f64(), help_heading = "Remote backends")]

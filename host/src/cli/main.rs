@@ -148,7 +148,7 @@ fn session(remote: &RemoteArgs) -> Result<SessionContext, Failure> {
         remote.tenant_id.clone().unwrap_or_default(),
         remote.user_id.clone(),
     );
-    for spec in &remote.credentials {
+    for spec in &remote.credential_ids {
         let (provider, id) = spec
             .split_once('=')
             .filter(|(p, id)| !p.is_empty() && !id.is_empty())

@@ -59,7 +59,9 @@ pub(crate) fn base_url(what: &'static str, url: &str) -> Result<reqwest::Url, Ba
         .map_err(|e| bad(format!("{e}; write it like http://host:port")))?;
     match parsed.scheme() {
         "http" | "https" => Ok(parsed),
-        other => Err(bad(format!("the scheme is `{other}`; use http or https"))),
+        other => Err(bad(format!(
+            "the scheme is `{other}`, not http or https; write it like http://host:port"
+        ))),
     }
 }
 
