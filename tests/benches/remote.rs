@@ -78,7 +78,10 @@ async fn call_latency() {
     let mut samples = Vec::new();
     for i in 0..2_100 {
         let start = Instant::now();
-        let mut stream = backend.invoke(&session, request()).await.expect("call starts");
+        let mut stream = backend
+            .invoke(&session, request())
+            .await
+            .expect("call starts");
         while let Some(m) = stream.next().await {
             m.expect("message");
         }
@@ -117,7 +120,10 @@ async fn stream_throughput() {
     let mut best = Duration::MAX;
     for _ in 0..5 {
         let start = Instant::now();
-        let mut stream = backend.invoke(&session, request()).await.expect("call starts");
+        let mut stream = backend
+            .invoke(&session, request())
+            .await
+            .expect("call starts");
         let mut n = 0;
         while let Some(m) = stream.next().await {
             m.expect("message");
