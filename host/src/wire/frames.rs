@@ -178,7 +178,7 @@ impl FrameDecoder {
             return Ok(());
         }
         let missing = if self.buffer.len() < 8 {
-            (8 - self.buffer.len()) as u64
+            8u64.saturating_sub(self.buffer.len() as u64)
         } else {
             let len = u32::from_le_bytes([
                 self.buffer[4],
@@ -186,7 +186,8 @@ impl FrameDecoder {
                 self.buffer[6],
                 self.buffer[7],
             ]) as u64;
-            FRAME_PREFIX_LEN as u64 + len - self.buffer.len() as u64
+            // Saturating: a caller may finish without draining complete frames first.
+            (FRAME_PREFIX_LEN as u64 + len).saturating_sub(self.buffer.len() as u64)
         };
         Err(FrameError::Truncated {
             offset: self.offset,
