@@ -580,37 +580,35 @@ fn remote_backend_errors_say_what_to_do() {
         "--params",
         &params,
     ];
-    let with = |extra: &[&str]| -> Vec<String> {
-        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    let dify = [
+        "--dify-url",
+        &url,
+        "--inner-api-key",
+        "k",
+        "--tenant-id",
+        "t",
+    ];
+    // Runs `base` plus `extra` (plus the Dify flags when `with_dify`) and checks the failure.
+    let check = |with_dify: bool, extra: &[&str], code: i32, needle: &str| {
+        let dify_flags: &[&str] = if with_dify { &dify } else { &[] };
+        let args: Vec<&str> = [&base[..], dify_flags, extra].concat();
+        assert_fails(&args, code, needle);
     };
-    let check = |extra: &[&str], code: i32, needle: &str| {
-        let args = with(extra);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        assert_fails(&refs, code, needle);
-    };
+    check(true, &[], 1, "inner API key is wrong");
     check(
-        &[
-            "--dify-url",
-            &url,
-            "--inner-api-key",
-            "k",
-            "--tenant-id",
-            "t",
-        ],
-        1,
-        "inner API key is wrong",
-    );
-    check(
+        false,
         &["--dify-url", &url, "--tenant-id", "t"],
         2,
         "--inner-api-key",
     );
     check(
+        false,
         &["--dify-url", &url, "--inner-api-key", "k"],
         2,
         "--tenant-id",
     );
     check(
+        false,
         &[
             "--dify-url",
             "api:5001",
@@ -622,75 +620,30 @@ fn remote_backend_errors_say_what_to_do() {
         2,
         "http://host:port",
     );
+    check(true, &["--daemon-url", &url], 2, "choose one");
+    check(false, &["--daemon-url", &url], 2, "--session-id");
     check(
-        &[
-            "--dify-url",
-            &url,
-            "--daemon-url",
-            &url,
-            "--inner-api-key",
-            "k",
-            "--tenant-id",
-            "t",
-        ],
+        false,
+        &["--record", "out.json"],
         2,
-        "choose one",
+        "--dify-url or --daemon-url",
     );
-    check(&["--daemon-url", &url], 2, "--session-id");
-    check(&["--record", "out.json"], 2, "--dify-url or --daemon-url");
+    check(true, &["--fixtures", "f.json"], 2, "cannot be combined");
     check(
-        &[
-            "--dify-url",
-            &url,
-            "--inner-api-key",
-            "k",
-            "--tenant-id",
-            "t",
-            "--fixtures",
-            "f.json",
-        ],
-        2,
-        "cannot be combined",
-    );
-    check(
-        &[
-            "--dify-url",
-            &url,
-            "--inner-api-key",
-            "k",
-            "--tenant-id",
-            "t",
-            "--credential",
-            "nothing",
-        ],
+        true,
+        &["--credential", "nothing"],
         2,
         "PROVIDER=CREDENTIAL_ID",
     );
     check(
-        &[
-            "--dify-url",
-            &url,
-            "--inner-api-key",
-            "k",
-            "--tenant-id",
-            "t",
-            "--idle-timeout-secs",
-            "0",
-        ],
+        true,
+        &["--idle-timeout-secs", "0"],
         2,
         "--idle-timeout-secs",
     );
     check(
-        &[
-            "--dify-url",
-            &url,
-            "--inner-api-key",
-            "k",
-            "--tenant-id",
-            "t",
-            "--ca-cert",
-            "/nonexistent.pem",
-        ],
+        true,
+        &["--ca-cert", "/nonexistent.pem"],
         2,
         "/nonexistent.pem",
     );
@@ -702,6 +655,7 @@ fn remote_backend_errors_say_what_to_do() {
         )
     };
     check(
+        false,
         &["--daemon-url", &refused, "--session-id", "s"],
         1,
         &refused,

@@ -13,7 +13,7 @@ use crate::backend::{MessageStream, ToolBackend, ToolRequest};
 use crate::error::ToolError;
 use crate::session::SessionContext;
 use crate::wire::daemon_events::{
-    BackwardsEvent, DaemonFailure, EventError, EventSplitter, parse_event, session_event_body,
+    BackwardsEvent, DaemonFailure, EventSplitter, parse_event, session_event_body,
 };
 use crate::wire::inner_api::ErrorBody;
 
@@ -154,29 +154,6 @@ struct EventMessages {
     ended: bool,
 }
 
-impl EventMessages {
-    fn malformed(&self, code: &str, detail: String) -> ToolError {
-        ToolError::BackendFailed {
-            status: Some(200),
-            code: Some(code.to_owned()),
-            message: format!(
-                "the {} at {} sent a malformed answer: {detail}",
-                self.peer.what, self.peer.url
-            ),
-        }
-    }
-}
-
-fn event_code(e: &EventError) -> &'static str {
-    match e {
-        EventError::TooLarge { .. } => "event_too_large",
-        EventError::Truncated(_) => "truncated_answer",
-        EventError::InvalidJson(_) => "invalid_json",
-        EventError::Unexpected(_) => "invalid_event",
-        EventError::InvalidMessage(_) => "invalid_message",
-    }
-}
-
 impl BodyDecoder for EventMessages {
     fn push(&mut self, bytes: &[u8]) {
         self.events.push(bytes);
@@ -186,18 +163,18 @@ impl BodyDecoder for EventMessages {
         let event = match self.events.next_event() {
             Ok(None) => return None,
             Ok(Some(event)) => event,
-            Err(e) => return Some(Step::Failed(self.malformed(event_code(&e), e.to_string()))),
+            Err(e) => return Some(Step::Failed(self.peer.malformed(e.code(), e))),
         };
         let event = match parse_event(&event) {
             Ok(event) => event,
-            Err(e) => return Some(Step::Failed(self.malformed(event_code(&e), e.to_string()))),
+            Err(e) => return Some(Step::Failed(self.peer.malformed(e.code(), e))),
         };
         let foreign_session = event
             .session_id
             .as_ref()
             .is_some_and(|s| *s != self.session_id);
         if event.backwards_request_id != self.request_id || foreign_session {
-            return Some(Step::Failed(self.malformed(
+            return Some(Step::Failed(self.peer.malformed(
                 "mismatched_request",
                 format!(
                     "an event answers request `{}` of session `{}`, but this call is request `{}` of session `{}`",
@@ -221,13 +198,13 @@ impl BodyDecoder for EventMessages {
     fn finish(&mut self) -> Result<(), ToolError> {
         self.events
             .finish()
-            .map_err(|e| self.malformed(event_code(&e), e.to_string()))?;
+            .map_err(|e| self.peer.malformed(e.code(), e))?;
         if self.ended {
             Ok(())
         } else {
-            Err(self.malformed(
+            Err(self.peer.malformed(
                 "missing_end",
-                "the answer ended without its `end` event; the daemon or the connection stopped mid-call".into(),
+                "the answer ended without its `end` event; the daemon or the connection stopped mid-call",
             ))
         }
     }

@@ -11,10 +11,8 @@ use crate::backend::remote::{BackendConfigError, RemoteOptions};
 use crate::backend::{MessageStream, ToolBackend, ToolRequest};
 use crate::error::ToolError;
 use crate::session::SessionContext;
-use crate::wire::frames::{FrameDecoder, FrameError};
-use crate::wire::inner_api::{
-    ErrorBody, FramePayload, InvokeToolBody, PayloadError, parse_frame_payload,
-};
+use crate::wire::frames::FrameDecoder;
+use crate::wire::inner_api::{ErrorBody, FramePayload, InvokeToolBody, parse_frame_payload};
 
 /// The endpoint's path below the Dify API's base URL.
 pub const INVOKE_TOOL_PATH: &str = "/inner/api/invoke/tool";
@@ -184,39 +182,10 @@ pub(crate) fn dify_status_error(status: u16, body: ErrorBody, api: &str) -> Tool
     }
 }
 
-/// A malformed answer, with one of the host's own codes naming the kind of fault.
-fn malformed(peer: &Peer, code: &str, detail: String) -> ToolError {
-    ToolError::BackendFailed {
-        status: Some(200),
-        code: Some(code.to_owned()),
-        message: format!(
-            "the {} at {} sent a malformed answer: {detail}",
-            peer.what, peer.url
-        ),
-    }
-}
-
 /// Frames to messages.
 struct FrameMessages {
     frames: FrameDecoder,
     peer: Peer,
-}
-
-fn frame_code(e: &FrameError) -> &'static str {
-    match e {
-        FrameError::BadMagic { .. } => "bad_frame_magic",
-        FrameError::BadHeaderLength { .. } => "bad_frame_header",
-        FrameError::PayloadTooLarge { .. } => "frame_too_large",
-        FrameError::Truncated { .. } => "truncated_answer",
-    }
-}
-
-fn payload_code(e: &PayloadError) -> &'static str {
-    match e {
-        PayloadError::InvalidJson(_) => "invalid_json",
-        PayloadError::NotAnEnvelope(_) => "invalid_envelope",
-        PayloadError::InvalidMessage(_) => "invalid_message",
-    }
 }
 
 impl BodyDecoder for FrameMessages {
@@ -229,23 +198,19 @@ impl BodyDecoder for FrameMessages {
             Ok(None) => return None,
             Ok(Some(payload)) => payload,
             Err(e) => {
-                return Some(Step::Failed(malformed(
-                    &self.peer,
-                    frame_code(&e),
-                    e.to_string(),
-                )));
+                return Some(Step::Failed(self.peer.malformed(e.code(), e)));
             }
         };
         Some(match parse_frame_payload(&payload) {
             Ok(FramePayload::Message(m)) => Step::Message(m),
             Ok(FramePayload::Failed(text)) => Step::Failed(ToolError::ToolFailed(text)),
-            Err(e) => Step::Failed(malformed(&self.peer, payload_code(&e), e.to_string())),
+            Err(e) => Step::Failed(self.peer.malformed(e.code(), e)),
         })
     }
 
     fn finish(&mut self) -> Result<(), ToolError> {
         self.frames
             .finish()
-            .map_err(|e| malformed(&self.peer, frame_code(&e), e.to_string()))
+            .map_err(|e| self.peer.malformed(e.code(), e))
     }
 }

@@ -246,6 +246,19 @@ impl DaemonFailure {
     }
 }
 
+impl EventError {
+    /// A short code naming the fault, carried in `ToolError::BackendFailed::code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "event_too_large",
+            Self::Truncated(_) => "truncated_answer",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::Unexpected(_) => "invalid_event",
+            Self::InvalidMessage(_) => "invalid_message",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

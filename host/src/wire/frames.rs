@@ -213,6 +213,18 @@ pub fn encode_frame(payload: &[u8]) -> Result<Vec<u8>, FrameError> {
     Ok(frame)
 }
 
+impl FrameError {
+    /// A short code naming the fault, carried in `ToolError::BackendFailed::code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadMagic { .. } => "bad_frame_magic",
+            Self::BadHeaderLength { .. } => "bad_frame_header",
+            Self::PayloadTooLarge { .. } => "frame_too_large",
+            Self::Truncated { .. } => "truncated_answer",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,6 +116,17 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
     }
 }
 
+impl PayloadError {
+    /// A short code naming the fault, carried in `ToolError::BackendFailed::code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "invalid_json",
+            Self::NotAnEnvelope(_) => "invalid_envelope",
+            Self::InvalidMessage(_) => "invalid_message",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

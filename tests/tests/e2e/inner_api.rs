@@ -366,6 +366,22 @@ async fn an_unreachable_dify_is_an_error_naming_the_url() {
     );
 }
 
+/// The relay calling a tool of `server` with a short idle timeout.
+async fn relay_with_idle_timeout(
+    server: &TestServer,
+    idle_timeout: Duration,
+) -> (Vec<Value>, Option<ToolError>) {
+    let quick = RemoteOptions {
+        idle_timeout,
+        ..options()
+    };
+    relay(
+        backend(&server.url(), quick),
+        relay_params("builtin", "acme/x/x", "t", json!({})),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_stalled_answer_hits_the_idle_timeout_after_what_it_sent() {
     let server = TestServer::start(|_| {
@@ -374,15 +390,7 @@ async fn a_stalled_answer_hits_the_idle_timeout_after_what_it_sent() {
             w.until_gone().await;
         })
     });
-    let quick = RemoteOptions {
-        idle_timeout: Duration::from_millis(300),
-        ..options()
-    };
-    let (got, error) = relay(
-        backend(&server.url(), quick),
-        relay_params("builtin", "acme/x/x", "t", json!({})),
-    )
-    .await;
+    let (got, error) = relay_with_idle_timeout(&server, Duration::from_millis(300)).await;
     assert_eq!(texts(&got), ["before the stall"]);
     assert!(
         matches!(&error, Some(ToolError::TimedOut(m)) if m.contains("idle")),
@@ -401,15 +409,7 @@ async fn a_slow_but_steady_stream_outlives_the_idle_timeout() {
         })
     });
     // 1.5 s of streaming, five times the idle timeout.
-    let quick = RemoteOptions {
-        idle_timeout: Duration::from_millis(300),
-        ..options()
-    };
-    let (got, error) = relay(
-        backend(&server.url(), quick),
-        relay_params("builtin", "acme/x/x", "t", json!({})),
-    )
-    .await;
+    let (got, error) = relay_with_idle_timeout(&server, Duration::from_millis(300)).await;
     assert_eq!(error, None);
     assert_eq!(got.len(), 15);
 }

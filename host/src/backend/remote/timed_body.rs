@@ -21,6 +21,20 @@ pub(crate) struct Peer {
     pub url: String,
 }
 
+impl Peer {
+    /// A malformed answer, with one of the host's own codes naming the kind of fault.
+    pub(crate) fn malformed(&self, code: &str, detail: impl std::fmt::Display) -> ToolError {
+        ToolError::BackendFailed {
+            status: Some(200),
+            code: Some(code.to_owned()),
+            message: format!(
+                "the {} at {} sent a malformed answer: {detail}",
+                self.what, self.url
+            ),
+        }
+    }
+}
+
 /// The idle and total timeouts of one call, counted from its start.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadlines {
