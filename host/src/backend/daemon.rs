@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::backend::inner_api::dify_status_error;
 use crate::backend::remote::decoded_stream::{BodyDecoder, Step, decoded_stream};
+use crate::backend::remote::dify_failure::dify_status_error;
 use crate::backend::remote::http_client::{base_url, build_client, endpoint};
 use crate::backend::remote::timed_body::{Deadlines, Peer, TimedBody, send};
 use crate::backend::remote::{BackendConfigError, RemoteOptions};

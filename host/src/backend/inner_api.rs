@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::backend::remote::decoded_stream::{BodyDecoder, Step, decoded_stream};
+use crate::backend::remote::dify_failure::dify_status_error;
 use crate::backend::remote::http_client::{base_url, build_client, endpoint};
 use crate::backend::remote::timed_body::{Deadlines, Peer, TimedBody, send};
 use crate::backend::remote::{BackendConfigError, RemoteOptions};
@@ -133,52 +134,6 @@ impl ToolBackend for InnerApiBackend {
             peer: self.peer.clone(),
         };
         Ok(decoded_stream(answer, decoder))
-    }
-}
-
-/// A failure answer of the Dify API as a typed error that keeps Dify's code and message.
-/// The plugin daemon forwards these answers too, so both backends classify them here.
-/// `api` names the service in messages, such as "the Dify API at http://api:5001/…".
-pub(crate) fn dify_status_error(status: u16, body: ErrorBody, api: &str) -> ToolError {
-    let said = body
-        .message
-        .clone()
-        .unwrap_or_else(|| "no explanation".into());
-    let code = body.code.clone().unwrap_or_else(|| "no code".into());
-    match status {
-        // Dify answers 400 `invalid_param` both for what does not exist (tenant, provider,
-        // tool) and for parameters that do not fit; only its text tells them apart.
-        400 => {
-            let text = format!("{said} ({api} answered HTTP 400 `{code}`)");
-            let about_parameters = [
-                "invalid payload",
-                "tool parameter",
-                "the tool parameter value",
-                "invalid json",
-            ]
-            .iter()
-            .any(|p| said.to_lowercase().starts_with(p));
-            if !about_parameters && said.to_lowercase().contains("not found") {
-                ToolError::NotFound(text)
-            } else {
-                ToolError::InvalidParameters(text)
-            }
-        }
-        404 => ToolError::BackendFailed {
-            status: Some(404),
-            code: body.code,
-            message: format!(
-                "{api} answered 404 Not Found ({said}): the inner API key is wrong or missing (it must equal INNER_API_KEY_FOR_PLUGIN of the Dify API), the inner API is disabled, or the URL is not the Dify API's"
-            ),
-        },
-        429 => ToolError::RateLimited(format!(
-            "{said} ({api} answered HTTP 429 `{code}`); retry later or raise the workspace's quota"
-        )),
-        _ => ToolError::BackendFailed {
-            status: Some(status),
-            code: body.code,
-            message: format!("{said} (from {api})"),
-        },
     }
 }
 

@@ -383,6 +383,32 @@ async fn relay_with_idle_timeout(
 }
 
 #[tokio::test]
+async fn a_peer_that_never_finishes_connecting_hits_the_connect_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    // Accepts TCP, then says nothing: the TLS handshake never completes.
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}");
+    let quick = RemoteOptions {
+        connect_timeout: Duration::from_millis(300),
+        ..options()
+    };
+    let (_, error) = call(backend(&url, quick).as_ref(), request("t", json!({}))).await;
+    silent.abort();
+    assert!(
+        matches!(&error, Some(ToolError::TimedOut(m)) if m.contains("connecting") && m.contains(&url)),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_stalled_answer_hits_the_idle_timeout_after_what_it_sent() {
     let server = TestServer::start(|_| {
         Response::stream(200, EVENT_STREAM, |w| async move {

@@ -2,6 +2,7 @@
 //! timeouts and limits of a remote call, and turning a streamed body into messages.
 
 pub(crate) mod decoded_stream;
+pub(crate) mod dify_failure;
 pub(crate) mod http_client;
 pub(crate) mod timed_body;
 pub(crate) mod transport_error;
