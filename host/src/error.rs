@@ -47,6 +47,81 @@ pub enum ToolError {
     Cancelled(String),
 }
 
+/// The kinds of [`ToolError`], by the snake_case names fixtures files use.
+pub const TOOL_ERROR_KINDS: [&str; 10] = [
+    "not_found",
+    "invalid_parameters",
+    "permission_denied",
+    "tool_failed",
+    "backend_unreachable",
+    "backend_failed",
+    "rate_limited",
+    "timed_out",
+    "limit_exceeded",
+    "cancelled",
+];
+
+impl ToolError {
+    /// The error's kind, one of [`TOOL_ERROR_KINDS`].
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ToolError::NotFound(_) => "not_found",
+            ToolError::InvalidParameters(_) => "invalid_parameters",
+            ToolError::PermissionDenied(_) => "permission_denied",
+            ToolError::ToolFailed(_) => "tool_failed",
+            ToolError::BackendUnreachable(_) => "backend_unreachable",
+            ToolError::BackendFailed { .. } => "backend_failed",
+            ToolError::RateLimited(_) => "rate_limited",
+            ToolError::TimedOut(_) => "timed_out",
+            ToolError::LimitExceeded(_) => "limit_exceeded",
+            ToolError::Cancelled(_) => "cancelled",
+        }
+    }
+
+    /// The error's own text, without the kind that `Display` puts before it.
+    pub fn message(&self) -> &str {
+        match self {
+            ToolError::NotFound(m)
+            | ToolError::InvalidParameters(m)
+            | ToolError::PermissionDenied(m)
+            | ToolError::ToolFailed(m)
+            | ToolError::BackendUnreachable(m)
+            | ToolError::RateLimited(m)
+            | ToolError::TimedOut(m)
+            | ToolError::LimitExceeded(m)
+            | ToolError::Cancelled(m)
+            | ToolError::BackendFailed { message: m, .. } => m,
+        }
+    }
+
+    /// Rebuilds an error from its [`kind`](ToolError::kind) and text; `status` and `code`
+    /// matter only to `backend_failed`. `None` for an unknown kind.
+    pub fn from_parts(
+        kind: &str,
+        message: String,
+        status: Option<u16>,
+        code: Option<String>,
+    ) -> Option<ToolError> {
+        Some(match kind {
+            "not_found" => ToolError::NotFound(message),
+            "invalid_parameters" => ToolError::InvalidParameters(message),
+            "permission_denied" => ToolError::PermissionDenied(message),
+            "tool_failed" => ToolError::ToolFailed(message),
+            "backend_unreachable" => ToolError::BackendUnreachable(message),
+            "backend_failed" => ToolError::BackendFailed {
+                status,
+                code,
+                message,
+            },
+            "rate_limited" => ToolError::RateLimited(message),
+            "timed_out" => ToolError::TimedOut(message),
+            "limit_exceeded" => ToolError::LimitExceeded(message),
+            "cancelled" => ToolError::Cancelled(message),
+            _ => return None,
+        })
+    }
+}
+
 impl From<InvokeError> for ToolError {
     fn from(e: InvokeError) -> Self {
         match e {

@@ -100,10 +100,15 @@ impl LocalBackendBuilder {
     }
 }
 
-fn replay(fixture: &Fixture) -> MessageStream {
+fn replay(fixture: &Fixture) -> Result<MessageStream, ToolError> {
+    if fixture.fails_at_start
+        && let Some(error) = &fixture.error
+    {
+        return Err(error.clone());
+    }
     let messages = fixture.messages.clone().into_iter().map(Ok);
-    let failure = fixture.error.clone().map(|e| Err(ToolError::ToolFailed(e)));
-    futures::stream::iter(messages.chain(failure)).boxed()
+    let failure = fixture.error.clone().map(Err);
+    Ok(futures::stream::iter(messages.chain(failure)).boxed())
 }
 
 #[async_trait::async_trait]
@@ -137,7 +142,7 @@ impl ToolBackend for LocalBackend {
             &request.tool,
             &request.parameters,
         ) {
-            return Ok(replay(fixture));
+            return replay(fixture);
         }
         Err(ToolError::NotFound(format!(
             "the local backend has no plugin or fixture for {} tool `{}` of provider `{provider}`; register a plugin (CLI --plugin {provider}=PLUGIN.wasm) or record a fixture (CLI --fixtures FILE)",

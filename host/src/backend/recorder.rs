@@ -1,5 +1,6 @@
-//! Recording: wraps any backend and writes every stream it answers as a fixtures file, so a
-//! plugin's tests can replay real answers offline on the local backend.
+//! Recording: wraps any backend and writes every answer it gives (messages, and the typed error
+//! of a failed call or stream) as a fixtures file, so a plugin's tests can replay real answers
+//! offline on the local backend.
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -96,15 +97,25 @@ impl ToolBackend for RecordingBackend {
                 .unwrap_or_else(|_| request.provider.clone()),
             _ => request.provider.clone(),
         };
-        let fixture = Fixture {
+        let mut fixture = Fixture {
             tool_type: request.tool_type,
             provider,
             tool: request.tool.clone(),
             parameters: Some(request.parameters.clone()),
             messages: Vec::new(),
             error: None,
+            fails_at_start: false,
         };
-        let stream = self.inner.invoke(session, request).await?;
+        let stream = match self.inner.invoke(session, request).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Recorded too: a plugin's tests need its error paths as much as its answers.
+                fixture.error = Some(e.clone());
+                fixture.fails_at_start = true;
+                self.shared.add(fixture);
+                return Err(e);
+            }
+        };
         Ok(Tap {
             stream,
             fixture: Some(fixture),
@@ -135,8 +146,7 @@ impl Tap {
         };
         match item {
             Ok(message) => fixture.messages.push(message.clone()),
-            Err(ToolError::ToolFailed(text)) => fixture.error = Some(text.clone()),
-            Err(other) => fixture.error = Some(other.to_string()),
+            Err(e) => fixture.error = Some(e.clone()),
         }
     }
 }

@@ -8,6 +8,11 @@
 //!    "error": "optional: the stream fails with this text after the messages"}
 //! ]}
 //! ```
+//!
+//! `error` is either the text of a tool failure, or, for any other failure, an object
+//! `{"kind": "rate_limited", "message": "…", "status": 429, "code": "…", "at_start": true}`:
+//! `kind` is one of [`TOOL_ERROR_KINDS`], `status` and `code` belong to `backend_failed`, and
+//! `at_start` makes the call itself fail, before any stream (it then has no messages).
 
 use std::path::Path;
 
@@ -15,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::contract::{ToolInvokeMessage, ToolType};
+use crate::error::{TOOL_ERROR_KINDS, ToolError};
 use crate::wire::dify_json::{WireError, from_dify_json, to_dify_json};
 
 /// Why a fixtures file could not be used.
@@ -49,7 +55,66 @@ struct RawFixture {
     #[serde(default)]
     messages: Vec<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    error: Option<RawError>,
+}
+
+/// A failure as written in the file: the text of a tool failure, or a typed error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum RawError {
+    Text(String),
+    Typed(TypedError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TypedError {
+    kind: String,
+    message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    at_start: bool,
+}
+
+impl RawError {
+    fn write(error: &ToolError, at_start: bool) -> RawError {
+        match error {
+            ToolError::ToolFailed(text) if !at_start => RawError::Text(text.clone()),
+            other => {
+                let (status, code) = match other {
+                    ToolError::BackendFailed { status, code, .. } => (*status, code.clone()),
+                    _ => (None, None),
+                };
+                RawError::Typed(TypedError {
+                    kind: other.kind().to_owned(),
+                    message: other.message().to_owned(),
+                    status,
+                    code,
+                    at_start,
+                })
+            }
+        }
+    }
+
+    /// The error and whether it fails the call at its start.
+    fn read(self) -> Result<(ToolError, bool), String> {
+        match self {
+            RawError::Text(text) => Ok((ToolError::ToolFailed(text), false)),
+            RawError::Typed(t) => {
+                let error = ToolError::from_parts(&t.kind, t.message, t.status, t.code)
+                    .ok_or_else(|| {
+                        format!(
+                            "error kind `{}` is not one of {}",
+                            t.kind,
+                            TOOL_ERROR_KINDS.join(", ")
+                        )
+                    })?;
+                Ok((error, t.at_start))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,8 +135,10 @@ pub struct Fixture {
     pub parameters: Option<Map<String, Value>>,
     /// The messages, in order.
     pub messages: Vec<ToolInvokeMessage>,
-    /// When set, the stream fails with this text after the messages.
-    pub error: Option<String>,
+    /// When set, the stream fails with this error after the messages.
+    pub error: Option<ToolError>,
+    /// The call itself fails with `error`, before any stream.
+    pub fails_at_start: bool,
 }
 
 /// A set of recorded answers.
@@ -117,13 +184,26 @@ impl Fixtures {
                             .map_err(|e: WireError| format!("fixture {i}, message {j}: {e}"))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                let (error, fails_at_start) = match f.error {
+                    Some(raw) => {
+                        let (e, at_start) = raw.read().map_err(|e| format!("fixture {i}: {e}"))?;
+                        (Some(e), at_start)
+                    }
+                    None => (None, false),
+                };
+                if fails_at_start && !messages.is_empty() {
+                    return Err(format!(
+                        "fixture {i}: an error with `at_start` fails the call before any message, so the fixture cannot have messages"
+                    ));
+                }
                 Ok(Fixture {
                     tool_type,
                     provider: f.provider,
                     tool: f.tool,
                     parameters: f.parameters,
                     messages,
-                    error: f.error,
+                    error,
+                    fails_at_start,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -178,7 +258,10 @@ impl Fixtures {
                         .iter()
                         .map(to_dify_json)
                         .collect::<Result<_, _>>()?,
-                    error: f.error.clone(),
+                    error: f
+                        .error
+                        .as_ref()
+                        .map(|e| RawError::write(e, f.fails_at_start)),
                 })
             })
             .collect::<Result<Vec<_>, WireError>>()?;
@@ -206,8 +289,52 @@ mod tests {
         let hit = f.find(ToolType::Workflow, "wf", "t", &a).expect("match");
         assert_eq!(hit.error, None);
         let fallback = f.find(ToolType::Workflow, "wf", "t", &b).expect("match");
-        assert_eq!(fallback.error.as_deref(), Some("boom"));
+        assert_eq!(fallback.error, Some(ToolError::ToolFailed("boom".into())));
         assert!(f.find(ToolType::Api, "wf", "t", &a).is_none());
+    }
+
+    #[test]
+    fn typed_errors_and_failures_at_start_survive_a_round_trip() {
+        let text = r#"{"fixtures": [
+            {"tool_type": "api", "provider": "p", "tool": "a",
+             "error": {"kind": "not_found", "message": "Tool with name a not found", "at_start": true}},
+            {"tool_type": "api", "provider": "p", "tool": "b",
+             "messages": [{"type": "text", "message": {"text": "x"}, "meta": null}],
+             "error": {"kind": "backend_failed", "message": "bad", "status": 200, "code": "invalid_json"}}
+        ]}"#;
+        let f = Fixtures::parse(text).expect("parses");
+        let [a, b] = f.entries() else {
+            panic!("two fixtures")
+        };
+        assert!(a.fails_at_start);
+        assert_eq!(
+            a.error,
+            Some(ToolError::NotFound("Tool with name a not found".into()))
+        );
+        assert!(!b.fails_at_start);
+        assert_eq!(
+            b.error,
+            Some(ToolError::BackendFailed {
+                status: Some(200),
+                code: Some("invalid_json".into()),
+                message: "bad".into()
+            })
+        );
+        let again = Fixtures::parse(&f.to_json().expect("writes")).expect("reads back");
+        assert_eq!(
+            again.to_json().expect("writes"),
+            f.to_json().expect("writes")
+        );
+        assert!(again.entries()[0].fails_at_start);
+
+        let err = Fixtures::parse(
+            r#"{"fixtures": [{"tool_type": "api", "provider": "p", "tool": "t", "error": {"kind": "oops", "message": "m"}}]}"#,
+        )
+        .expect_err("unknown kind");
+        assert!(
+            err.contains("fixture 0") && err.contains("not_found"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Recording the answers of a remote backend and replaying them offline on the local backend.
 
 use dify_wasm_host::{Fixtures, InnerApiBackend, LocalBackend, RecordingBackend, ToolError};
-use dify_wasm_test_artifacts::dify_wire::{error_frame, frames, message_frame};
-use dify_wasm_test_artifacts::http_server::TestServer;
+use dify_wasm_test_artifacts::dify_wire::{error_frame, frame, frames, message_frame};
+use dify_wasm_test_artifacts::http_server::{Response, TestServer};
 use serde_json::{Value, json};
 
 use crate::common::{every_message_type, runtime};
@@ -13,6 +13,17 @@ async fn recorded_answers_replay_identically_offline() {
     let server = TestServer::start(|r| {
         let body = match r.json()["tool"].as_str() {
             Some("all") => frames(&every_message_type()),
+            Some("missing") => {
+                return Response::json(
+                    400,
+                    &json!({"code": "invalid_param", "message": "Tool with name missing not found", "status": 400}),
+                );
+            }
+            Some("garbled") => [
+                message_frame(&json!({"type": "text", "message": {"text": "fine"}, "meta": null})),
+                frame(b"{not json"),
+            ]
+            .concat(),
             _ => [
                 message_frame(
                     &json!({"type": "text", "message": {"text": "partial"}, "meta": null}),
@@ -33,6 +44,8 @@ async fn recorded_answers_replay_identically_offline() {
     let calls: Vec<Value> = vec![
         relay_params("builtin", "langgenius/all/all", "all", json!({"q": 1})),
         relay_params("workflow", "wf-9", "fails", json!({"text": "x"})),
+        relay_params("api", "c0ffee", "missing", json!({})),
+        relay_params("mcp", "mcp-1", "garbled", json!({})),
     ];
     let mut live = Vec::new();
     for params in &calls {
@@ -49,7 +62,8 @@ async fn recorded_answers_replay_identically_offline() {
 
     // The file was written as each stream ended; nothing more needs saving.
     let fixtures = Fixtures::load(&file).expect("the recording is a fixtures file");
-    assert_eq!(fixtures.entries().len(), 2);
+    assert_eq!(fixtures.entries().len(), 4);
+    assert!(fixtures.entries()[2].fails_at_start);
     assert_eq!(fixtures.entries()[1].provider, "wf-9");
     let offline = LocalBackend::builder(&runtime()).fixtures(fixtures).build();
     for (params, (messages, error)) in calls.iter().zip(&live) {
@@ -59,7 +73,7 @@ async fn recorded_answers_replay_identically_offline() {
     }
     assert_eq!(
         server.requests().len(),
-        2,
+        4,
         "the replay must not reach the server"
     );
 }
