@@ -71,6 +71,7 @@ impl DaemonBackendBuilder {
                     .into(),
             ));
         }
+        self.options.validate()?;
         let url = endpoint(&base, TRANSACTION_PATH);
         Ok(Arc::new(DaemonBackend {
             client: build_client(&self.options)?,

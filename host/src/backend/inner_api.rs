@@ -70,6 +70,7 @@ impl InnerApiBackendBuilder {
                 "the Dify API needs its inner API key (INNER_API_KEY_FOR_PLUGIN of the Dify API; CLI --inner-api-key or DIFY_INNER_API_KEY)".into(),
             ));
         }
+        self.options.validate()?;
         let url = endpoint(&base, INVOKE_TOOL_PATH);
         Ok(Arc::new(InnerApiBackend {
             client: build_client(&self.options)?,

@@ -47,6 +47,28 @@ impl Default for RemoteOptions {
 }
 
 impl RemoteOptions {
+    /// Refuses settings that would fail every call.
+    pub(crate) fn validate(&self) -> Result<(), BackendConfigError> {
+        let zero = |what: &str| {
+            Err(BackendConfigError::Invalid(format!(
+                "{what} is zero, which would fail every call"
+            )))
+        };
+        if self.connect_timeout.is_zero() {
+            return zero("the connect timeout");
+        }
+        if self.idle_timeout.is_zero() {
+            return zero("the idle timeout");
+        }
+        if self.total_timeout.is_some_and(|t| t.is_zero()) {
+            return zero("the total timeout");
+        }
+        if self.max_frame_bytes == 0 {
+            return zero("the frame size limit");
+        }
+        Ok(())
+    }
+
     /// Adds every certificate of a PEM file to the trusted authorities.
     pub fn add_ca_file(&mut self, path: &Path) -> Result<(), BackendConfigError> {
         let bad = |message: String| BackendConfigError::CaCertificate {
@@ -81,6 +103,9 @@ pub enum BackendConfigError {
     /// A required setting is empty.
     #[error("{0}")]
     Missing(String),
+    /// A setting makes no sense.
+    #[error("{0}")]
+    Invalid(String),
     /// A CA certificate file could not be used.
     #[error("cannot use CA certificate file `{}`: {message}", path.display())]
     CaCertificate {
