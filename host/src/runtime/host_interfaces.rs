@@ -265,5 +265,15 @@ mod tests {
             resolve_credential(&pinned, "q", Some(String::new())),
             Ok(None)
         );
+        // A bare builtin name finds the credential pinned under the full id.
+        pinned.insert("langgenius/google/google".to_owned(), "g-cred".to_owned());
+        assert_eq!(
+            resolve_credential(&pinned, "google", None),
+            Ok(Some("g-cred".into()))
+        );
+        assert!(matches!(
+            resolve_credential(&pinned, "google", Some("other".into())),
+            Err(ToolError::PermissionDenied(_))
+        ));
     }
 }
