@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::backend::remote::decoded_stream::{BodyDecoder, Step, decoded_stream};
 use crate::backend::remote::dify_failure::dify_status_error;
-use crate::backend::remote::http_client::{base_url, build_client, endpoint};
-use crate::backend::remote::timed_body::{Deadlines, Peer, TimedBody, send};
+use crate::backend::remote::endpoint::{Answer, Endpoint};
+use crate::backend::remote::timed_body::Peer;
 use crate::backend::remote::{BackendConfigError, RemoteOptions};
 use crate::backend::{MessageStream, ToolBackend, ToolRequest};
 use crate::error::ToolError;
@@ -23,17 +23,13 @@ pub const TRANSACTION_PATH: &str = "/backwards-invocation/transaction";
 pub const SESSION_HEADER: &str = "Dify-Plugin-Session-ID";
 /// The daemon's default address.
 pub const DEFAULT_DAEMON_URL: &str = "http://localhost:5002";
-const MAX_ERROR_BODY: usize = 64 << 10;
 const WHAT: &str = "plugin daemon";
 
 /// Sends tool calls to the plugin daemon as backwards invocations of one plugin session. The
 /// daemon knows the session's tenant and user; the plugin names neither.
 pub struct DaemonBackend {
-    client: reqwest::Client,
-    peer: Peer,
-    url: reqwest::Url,
+    endpoint: Endpoint,
     session_id: String,
-    options: RemoteOptions,
 }
 
 /// Configures a [`DaemonBackend`].
@@ -64,24 +60,16 @@ impl DaemonBackendBuilder {
 
     /// The backend, or why it cannot be set up.
     pub fn build(self) -> Result<Arc<DaemonBackend>, BackendConfigError> {
-        let base = base_url(WHAT, &self.url)?;
+        let endpoint = Endpoint::new(WHAT, &self.url, TRANSACTION_PATH, self.options)?;
         if self.session_id.is_empty() {
             return Err(BackendConfigError::Missing(
                 "the plugin daemon needs the session id it gave this invocation (CLI --session-id)"
                     .into(),
             ));
         }
-        self.options.validate()?;
-        let url = endpoint(&base, TRANSACTION_PATH);
         Ok(Arc::new(DaemonBackend {
-            client: build_client(&self.options)?,
-            peer: Peer {
-                what: WHAT,
-                url: url.to_string(),
-            },
-            url,
+            endpoint,
             session_id: self.session_id,
-            options: self.options,
         }))
     }
 }
@@ -95,26 +83,20 @@ impl ToolBackend for DaemonBackend {
     ) -> Result<MessageStream, ToolError> {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let body = session_event_body(&self.session_id, &request_id, &request);
-        let deadlines = Deadlines::start(&self.options);
-        let post = self
-            .client
-            .post(self.url.clone())
-            // The daemon finds the session from the body; the header is sent as the Python SDK
-            // sends it. Like the SDK, no Content-Type: the body is JSON ended by a blank line.
-            .header(SESSION_HEADER, &self.session_id)
-            .body(body);
-        let response = send(post, &deadlines, &self.peer).await?;
-        let status = response.status();
-        let mut answer = TimedBody::new(response, deadlines, self.peer.clone());
-        if status != reqwest::StatusCode::OK {
-            let body = answer.read_up_to(MAX_ERROR_BODY).await.unwrap_or_default();
-            return Err(self.status_error(status.as_u16(), DaemonFailure::parse(&body)));
-        }
+        // The daemon finds the session from the body; the header is sent as the Python SDK
+        // sends it. Like the SDK, no Content-Type: the body is JSON ended by a blank line.
+        let headers = [(SESSION_HEADER, self.session_id.as_str())];
+        let answer = match self.endpoint.post(&headers, body).await? {
+            Answer::Streaming(answer) => answer,
+            Answer::Failed { status, body } => {
+                return Err(self.status_error(status, DaemonFailure::parse(&body)));
+            }
+        };
         let decoder = EventMessages {
-            events: EventSplitter::new(self.options.max_frame_bytes),
+            events: EventSplitter::new(self.endpoint.max_frame_bytes()),
             session_id: self.session_id.clone(),
             request_id,
-            peer: self.peer.clone(),
+            peer: self.endpoint.peer().clone(),
             ended: false,
         };
         Ok(decoded_stream(answer, decoder))
@@ -123,7 +105,7 @@ impl ToolBackend for DaemonBackend {
 
 impl DaemonBackend {
     fn status_error(&self, status: u16, failure: DaemonFailure) -> ToolError {
-        let url = &self.peer.url;
+        let url = &self.endpoint.peer().url;
         let said = failure
             .message
             .clone()

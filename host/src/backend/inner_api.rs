@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::backend::remote::decoded_stream::{BodyDecoder, Step, decoded_stream};
 use crate::backend::remote::dify_failure::dify_status_error;
-use crate::backend::remote::http_client::{base_url, build_client, endpoint};
-use crate::backend::remote::timed_body::{Deadlines, Peer, TimedBody, send};
+use crate::backend::remote::endpoint::{Answer, Endpoint};
+use crate::backend::remote::timed_body::Peer;
 use crate::backend::remote::{BackendConfigError, RemoteOptions};
 use crate::backend::{MessageStream, ToolBackend, ToolRequest};
 use crate::error::ToolError;
@@ -19,18 +19,13 @@ use crate::wire::inner_api::{ErrorBody, FramePayload, InvokeToolBody, parse_fram
 pub const INVOKE_TOOL_PATH: &str = "/inner/api/invoke/tool";
 /// The header carrying the inner API key.
 pub const INNER_API_KEY_HEADER: &str = "X-Inner-Api-Key";
-/// How much of a failure answer is read to explain it.
-const MAX_ERROR_BODY: usize = 64 << 10;
 const WHAT: &str = "Dify API";
 
 /// Calls the tools of a Dify workspace through the Dify API's inner endpoint. Tenant, user
 /// and credential come from the host's [`SessionContext`], never from the plugin.
 pub struct InnerApiBackend {
-    client: reqwest::Client,
-    peer: Peer,
-    url: reqwest::Url,
+    endpoint: Endpoint,
     api_key: String,
-    options: RemoteOptions,
 }
 
 /// Configures an [`InnerApiBackend`].
@@ -64,23 +59,15 @@ impl InnerApiBackendBuilder {
 
     /// The backend, or why it cannot be set up.
     pub fn build(self) -> Result<Arc<InnerApiBackend>, BackendConfigError> {
-        let base = base_url(WHAT, &self.url)?;
+        let endpoint = Endpoint::new(WHAT, &self.url, INVOKE_TOOL_PATH, self.options)?;
         if self.api_key.is_empty() {
             return Err(BackendConfigError::Missing(
                 "the Dify API needs its inner API key (INNER_API_KEY_FOR_PLUGIN of the Dify API; CLI --inner-api-key or DIFY_INNER_API_KEY)".into(),
             ));
         }
-        self.options.validate()?;
-        let url = endpoint(&base, INVOKE_TOOL_PATH);
         Ok(Arc::new(InnerApiBackend {
-            client: build_client(&self.options)?,
-            peer: Peer {
-                what: WHAT,
-                url: url.to_string(),
-            },
-            url,
+            endpoint,
             api_key: self.api_key,
-            options: self.options,
         }))
     }
 }
@@ -112,27 +99,20 @@ impl ToolBackend for InnerApiBackend {
         let body = serde_json::to_vec(&body).map_err(|e| {
             ToolError::InvalidParameters(format!("the parameters cannot be sent as JSON: {e}"))
         })?;
-        let deadlines = Deadlines::start(&self.options);
-        let post = self
-            .client
-            .post(self.url.clone())
-            .header(INNER_API_KEY_HEADER, &self.api_key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
-        let response = send(post, &deadlines, &self.peer).await?;
-        let status = response.status();
-        let mut answer = TimedBody::new(response, deadlines, self.peer.clone());
-        if status != reqwest::StatusCode::OK {
-            let body = answer.read_up_to(MAX_ERROR_BODY).await.unwrap_or_default();
-            return Err(dify_status_error(
-                status.as_u16(),
-                ErrorBody::parse(&body),
-                &format!("the Dify API at {}", self.peer.url),
-            ));
-        }
+        let headers = [
+            (INNER_API_KEY_HEADER, self.api_key.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let answer = match self.endpoint.post(&headers, body).await? {
+            Answer::Streaming(answer) => answer,
+            Answer::Failed { status, body } => {
+                let api = format!("the Dify API at {}", self.endpoint.peer().url);
+                return Err(dify_status_error(status, ErrorBody::parse(&body), &api));
+            }
+        };
         let decoder = FrameMessages {
-            frames: FrameDecoder::new(self.options.max_frame_bytes),
-            peer: self.peer.clone(),
+            frames: FrameDecoder::new(self.endpoint.max_frame_bytes()),
+            peer: self.endpoint.peer().clone(),
         };
         Ok(decoded_stream(answer, decoder))
     }

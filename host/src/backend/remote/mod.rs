@@ -3,6 +3,7 @@
 
 pub(crate) mod decoded_stream;
 pub(crate) mod dify_failure;
+pub(crate) mod endpoint;
 pub(crate) mod http_client;
 pub(crate) mod timed_body;
 pub(crate) mod transport_error;
