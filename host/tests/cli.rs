@@ -20,6 +20,13 @@ fn dify_wasm() -> Command {
         .env_remove("DIFY_INNER_API_URL")
         .env_remove("DIFY_INNER_API_KEY")
         .env_remove("DIFY_PLUGIN_DAEMON_URL")
+        // The tests' servers are on 127.0.0.1; a proxy of the machine's must not sit between.
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
         .env("DIFY_WASM_CACHE_DIR", cache_dir());
     cmd
 }
@@ -551,6 +558,41 @@ fn calls_through_the_plugin_daemon() {
     assert_eq!(
         server.requests()[0].header("dify-plugin-session-id"),
         Some("sess-1")
+    );
+}
+
+#[test]
+fn calls_go_through_the_http_proxy_of_the_environment() {
+    let answer = json!({"type": "text", "message": {"text": "via proxy"}, "meta": null});
+    let body = frames(std::slice::from_ref(&answer));
+    let proxy = TestServer::start(move |_| Response::full(200, "text/event-stream", body.clone()));
+    // Nothing listens on localhost:1; only the proxy, asked for the whole URL, can answer.
+    let out = dify_wasm()
+        .env("HTTP_PROXY", proxy.url())
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .args([
+            "run",
+            artifacts::RELAY,
+            "--allow-tools",
+            "--dify-url",
+            "http://localhost:1",
+            "--inner-api-key",
+            "k",
+            "--tenant-id",
+            "t",
+            "--tool",
+            "relay",
+            "--params",
+            &relay_call("time", "now"),
+        ])
+        .output()
+        .expect("dify-wasm runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out), [answer]);
+    assert_eq!(
+        proxy.requests()[0].target,
+        "http://localhost:1/inner/api/invoke/tool"
     );
 }
 

@@ -26,6 +26,8 @@ pub struct Request {
     pub method: String,
     /// The path, without the query.
     pub path: String,
+    /// The request target as sent: a path, or a whole URL when sent to a proxy.
+    pub target: String,
     /// Headers, names in lower case, in arrival order.
     pub headers: Vec<(String, String)>,
     /// The whole body.
@@ -316,6 +318,7 @@ async fn serve(
     let request = Request {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
+        target: parts.uri.to_string(),
         headers: parts
             .headers
             .iter()

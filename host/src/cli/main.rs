@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use dify_wasm_host::backend::provider_id;
 use dify_wasm_host::wire::dify_json::to_dify_json;
 use dify_wasm_host::{
     DaemonBackend, Fixtures, InnerApiBackend, LocalBackend, Manifest, Plugin, RecordingBackend,
@@ -157,12 +156,6 @@ fn session(remote: &RemoteArgs) -> Result<SessionContext, Failure> {
                     "--credential `{spec}` must look like PROVIDER=CREDENTIAL_ID"
                 ))
             })?;
-        // A bare builtin name also pins its full `langgenius/name/name` spelling.
-        if !provider.contains('/')
-            && let Ok(full) = provider_id::normalize(provider)
-        {
-            session.credential_ids.insert(full, id.to_owned());
-        }
         session
             .credential_ids
             .insert(provider.to_owned(), id.to_owned());

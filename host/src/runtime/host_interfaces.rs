@@ -97,12 +97,17 @@ fn resolve_credential(
     provider: &str,
     asked: Option<String>,
 ) -> Result<Option<String>, ToolError> {
-    // A builtin provider may be named bare (`google`) or in full (`langgenius/google/google`);
-    // either spelling finds the credential the host pinned.
-    let normalized = crate::backend::provider_id::normalize(provider).ok();
-    let pin = pinned
-        .get(provider)
-        .or_else(|| normalized.as_ref().and_then(|n| pinned.get(n)));
+    // A builtin provider may be named bare (`google`) or in full (`langgenius/google/google`),
+    // by the host and by the plugin alike; any two spellings of one provider match.
+    let full = |id: &str| crate::backend::provider_id::normalize(id).ok();
+    let wanted = full(provider);
+    let pin = pinned.get(provider).or_else(|| {
+        let wanted = wanted.as_ref()?;
+        pinned
+            .iter()
+            .find(|(key, _)| full(key).as_ref() == Some(wanted))
+            .map(|(_, id)| id)
+    });
     match (pin, asked) {
         (Some(p), Some(a)) if *p != a => Err(ToolError::PermissionDenied(format!(
             "the host fixed the credential of provider `{provider}`; the plugin may not choose another one"
@@ -275,5 +280,11 @@ mod tests {
             resolve_credential(&pinned, "google", Some("other".into())),
             Err(ToolError::PermissionDenied(_))
         ));
+        // And the full id finds the credential pinned under the bare name.
+        pinned.insert("search".to_owned(), "s-cred".to_owned());
+        assert_eq!(
+            resolve_credential(&pinned, "langgenius/search/search", None),
+            Ok(Some("s-cred".into()))
+        );
     }
 }

@@ -196,23 +196,6 @@ impl FrameDecoder {
     }
 }
 
-/// One frame around `payload`, as Dify writes it.
-pub fn encode_frame(payload: &[u8]) -> Result<Vec<u8>, FrameError> {
-    let len = u32::try_from(payload.len()).map_err(|_| FrameError::PayloadTooLarge {
-        len: payload.len() as u64,
-        limit: u32::MAX as usize,
-        offset: 0,
-    })?;
-    let mut frame = Vec::with_capacity(FRAME_PREFIX_LEN + payload.len());
-    frame.push(FRAME_MAGIC);
-    frame.push(0);
-    frame.extend_from_slice(&FRAME_HEADER_LEN.to_le_bytes());
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&[0; 6]);
-    frame.extend_from_slice(payload);
-    Ok(frame)
-}
-
 impl FrameError {
     /// A short code naming the fault, carried in `ToolError::BackendFailed::code`.
     pub fn code(&self) -> &'static str {
@@ -228,6 +211,17 @@ impl FrameError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One frame around `payload`, as Dify writes it.
+    fn encode_frame(payload: &[u8]) -> Option<Vec<u8>> {
+        let len = u32::try_from(payload.len()).ok()?;
+        let mut frame = vec![FRAME_MAGIC, 0];
+        frame.extend_from_slice(&FRAME_HEADER_LEN.to_le_bytes());
+        frame.extend_from_slice(&len.to_le_bytes());
+        frame.extend_from_slice(&[0; 6]);
+        frame.extend_from_slice(payload);
+        Some(frame)
+    }
 
     fn body(payloads: &[&[u8]]) -> Vec<u8> {
         payloads

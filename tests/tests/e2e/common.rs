@@ -97,6 +97,11 @@ pub async fn run(
     collect(start(runtime, plugin, tool, params, backend)).await
 }
 
+/// Parameters of the relay example calling `tool` of `provider`.
+pub fn relay_params(tool_type: &str, provider: &str, tool: &str, parameters: Value) -> Value {
+    json!({"tool_type": tool_type, "provider": provider, "tool": tool, "parameters": parameters})
+}
+
 /// The texts of the `text` messages.
 pub fn texts(messages: &[Value]) -> Vec<String> {
     messages

@@ -9,10 +9,9 @@ use dify_wasm_test_artifacts::dify_wire::{HEARTBEAT, daemon_answer, daemon_event
 use dify_wasm_test_artifacts::http_server::{Request, Response, TestServer};
 use serde_json::{Value, json};
 
-use crate::common::{every_message_type, texts};
+use crate::common::{every_message_type, relay_params, texts};
 use crate::remote::{
-    PINNED_CREDENTIAL, PINNED_PROVIDER, answer, call, failure_code, options, relay, relay_params,
-    request,
+    PINNED_CREDENTIAL, PINNED_PROVIDER, answer, call, failure_code, options, relay, request,
 };
 
 const SESSION: &str = "b7e8c0de-session";

@@ -12,10 +12,10 @@ use dify_wasm_test_artifacts::dify_wire::{error_frame, frame, frames, message_fr
 use dify_wasm_test_artifacts::http_server::{Response, TestServer, test_certificate};
 use serde_json::{Value, json};
 
-use crate::common::{every_message_type, load, object, runtime, texts};
+use crate::common::{every_message_type, load, object, relay_params, runtime, texts};
 use crate::remote::{
     PINNED_CREDENTIAL, PINNED_PROVIDER, TENANT, USER, answer, call, failure_code, options, relay,
-    relay_params, request, session,
+    request, session,
 };
 
 const KEY: &str = "inner-api-key-for-tests";

@@ -26,21 +26,20 @@ async fn each_named_function_reaches_its_tool_type_and_the_general_one_carries_t
     let recording = Recording::new(local);
     let cases = [
         (
-            json!({"tool_type": "builtin", "provider": artifacts::SHOWCASE_ID, "tool": "echo", "parameters": {"text": "from builtin"}}),
+            relay_params(
+                "builtin",
+                artifacts::SHOWCASE_ID,
+                "echo",
+                json!({"text": "from builtin"}),
+            ),
             "from builtin",
         ),
         (
-            json!({"tool_type": "workflow", "provider": "wf", "tool": "w", "parameters": {}}),
+            relay_params("workflow", "wf", "w", json!({})),
             "from workflow",
         ),
-        (
-            json!({"tool_type": "api", "provider": "api", "tool": "a", "parameters": {}}),
-            "from api",
-        ),
-        (
-            json!({"tool_type": "mcp", "provider": "srv", "tool": "m", "parameters": {}}),
-            "from mcp",
-        ),
+        (relay_params("api", "api", "a", json!({})), "from api"),
+        (relay_params("mcp", "srv", "m", json!({})), "from mcp"),
         (
             json!({"tool_type": "api", "provider": "api", "tool": "a", "parameters": {}, "credential_id": "cred-7"}),
             "from api",
@@ -129,7 +128,12 @@ async fn without_permission_no_call_reaches_the_backend() {
     let rt = runtime();
     let relay = load(&rt, artifacts::RELAY);
     let recording = Recording::new(local_backend(&rt, Default::default()));
-    let params = json!({"tool_type": "builtin", "provider": artifacts::SHOWCASE_ID, "tool": "echo", "parameters": {"text": "x"}});
+    let params = relay_params(
+        "builtin",
+        artifacts::SHOWCASE_ID,
+        "echo",
+        json!({"text": "x"}),
+    );
     let (messages, error) = run(&rt, &relay, "relay", params.clone(), recording.clone()).await;
     assert!(messages.is_empty());
     match error {
@@ -159,7 +163,12 @@ async fn a_failing_nested_tool_fails_the_caller_with_its_text_after_its_messages
         &rt,
         &relay,
         "relay",
-        json!({"tool_type": "builtin", "provider": artifacts::SHOWCASE_ID, "tool": "fail", "parameters": {"message": "disk on fire"}}),
+        relay_params(
+            "builtin",
+            artifacts::SHOWCASE_ID,
+            "fail",
+            json!({"message": "disk on fire"}),
+        ),
         backend,
     )
     .await;
@@ -180,7 +189,7 @@ async fn unknown_tools_and_providers_are_not_found() {
             &rt,
             &relay,
             "relay",
-            json!({"tool_type": "builtin", "provider": provider, "tool": tool, "parameters": {}}),
+            relay_params("builtin", provider, tool, json!({})),
             backend.clone(),
         )
         .await;
@@ -193,7 +202,7 @@ async fn unknown_tools_and_providers_are_not_found() {
         &rt,
         &relay,
         "relay",
-        json!({"tool_type": "builtin", "provider": "Not A Provider", "tool": "x", "parameters": {}}),
+        relay_params("builtin", "Not A Provider", "x", json!({})),
         backend,
     )
     .await;

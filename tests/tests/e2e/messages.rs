@@ -75,7 +75,7 @@ async fn relay_passes_every_message_of_a_plugin_through_unchanged() {
         &rt,
         &relay,
         "relay",
-        json!({"tool_type": "builtin", "provider": artifacts::SHOWCASE_ID, "tool": "all_messages", "parameters": {}}),
+        relay_params("builtin", artifacts::SHOWCASE_ID, "all_messages", json!({})),
         backend,
     )
     .await;
@@ -118,7 +118,7 @@ async fn every_dify_message_type_round_trips_through_each_tool_type() {
             &rt,
             &relay,
             "relay",
-            json!({"tool_type": tool_type, "provider": provider, "tool": "all", "parameters": {}}),
+            relay_params(tool_type, provider, "all", json!({})),
             backend.clone(),
         )
         .await;
@@ -149,7 +149,7 @@ async fn fixture_error_after_messages_keeps_the_messages_and_difys_text() {
         &rt,
         &relay,
         "relay",
-        json!({"tool_type": "workflow", "provider": "wf", "tool": "t", "parameters": {}}),
+        relay_params("workflow", "wf", "t", json!({})),
         backend,
     )
     .await;

@@ -5,8 +5,8 @@ use dify_wasm_test_artifacts::dify_wire::{error_frame, frame, frames, message_fr
 use dify_wasm_test_artifacts::http_server::{Response, TestServer};
 use serde_json::{Value, json};
 
-use crate::common::{every_message_type, runtime};
-use crate::remote::{answer, options, relay, relay_params};
+use crate::common::{every_message_type, relay_params, runtime};
+use crate::remote::{answer, options, relay};
 
 #[tokio::test]
 async fn recorded_answers_replay_identically_offline() {

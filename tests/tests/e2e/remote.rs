@@ -9,7 +9,7 @@ use dify_wasm_host::{
 };
 use dify_wasm_test_artifacts as artifacts;
 use dify_wasm_test_artifacts::http_server::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::common::{collect, load, object, runtime_with};
 
@@ -41,11 +41,6 @@ pub fn answer(content_type: &str, body: Vec<u8>) -> Response {
     Response::stream(200, content_type, move |w| async move {
         w.send(body).await;
     })
-}
-
-/// Relay parameters calling `tool` of `provider`.
-pub fn relay_params(tool_type: &str, provider: &str, tool: &str, parameters: Value) -> Value {
-    json!({"tool_type": tool_type, "provider": provider, "tool": tool, "parameters": parameters})
 }
 
 /// Runs the relay guest with `params` against `backend` in the host's session.

@@ -225,7 +225,7 @@ async fn oversized_messages_from_a_backend_are_refused_before_reaching_the_guest
         &rt,
         &relay,
         "relay",
-        json!({"tool_type": "api", "provider": "p", "tool": "t", "parameters": {}}),
+        relay_params("api", "p", "t", json!({})),
         backend,
     )
     .await;

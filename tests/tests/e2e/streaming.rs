@@ -47,7 +47,12 @@ async fn a_long_stream_through_a_guest_arrives_complete_and_in_order() {
         &rt,
         &relay,
         "relay",
-        json!({"tool_type": "builtin", "provider": artifacts::SHOWCASE_ID, "tool": "count", "parameters": {"n": 20000}}),
+        relay_params(
+            "builtin",
+            artifacts::SHOWCASE_ID,
+            "count",
+            json!({"n": 20000}),
+        ),
         backend,
     )
     .await;
