@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Guest packages and the variable each path is published under.
-const GUESTS: [(&str, &str); 4] = [
+const GUESTS: [(&str, &str); 5] = [
     ("showcase", "DIFY_GUEST_SHOWCASE"),
     ("relay", "DIFY_GUEST_RELAY"),
     ("aggregator", "DIFY_GUEST_AGGREGATOR"),
     ("adversary", "DIFY_GUEST_ADVERSARY"),
+    ("legacy", "DIFY_GUEST_LEGACY"),
 ];
 const TARGET: &str = "wasm32-wasip2";
 

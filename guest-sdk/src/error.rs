@@ -1,12 +1,19 @@
-//! Why an invocation failed: the SDK's mirror of the WIT `invoke-error`.
+//! Why a call failed: the SDK's mirror of the WIT `invoke-error` and `provider-error`.
 
 use std::fmt;
 
 use crate::bindings::dify::plugin::types::{BackendFailure, InvokeError};
+use crate::bindings::exports::dify::plugin::tool_provider::ProviderError;
 
-/// Why a tool invocation failed, whether a tool this plugin called failed or this plugin's own
-/// tool fails. Each case mirrors one case of the WIT `invoke-error`, so an error received from
-/// a called tool can be returned unchanged and reaches the caller as it was.
+/// Why a call failed, whether a tool this plugin called failed or this plugin's own code fails.
+///
+/// Every case but the last two mirrors one case of the WIT `invoke-error`, so an error received
+/// from a called tool can be returned unchanged and reaches the caller as it was.
+/// [`Error::InvalidCredentials`] and [`Error::NotSupported`] are the answers of the provider
+/// actions (credential validation, dynamic options, OAuth): there they reach Dify as
+/// `ToolProviderCredentialValidationError` and `NotImplementedError`. Returned from
+/// [`crate::Plugin::invoke`], they become `invalid-parameters` and `tool-failed`, their text
+/// prefixed so the reason is not lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The provider or tool does not exist.
@@ -36,6 +43,11 @@ pub enum Error {
     LimitExceeded(String),
     /// The consumer of the messages went away; the producer should stop.
     Cancelled(String),
+    /// The credentials were checked and are not valid; the text is shown to the user, so say
+    /// which credential is wrong and what a valid one looks like.
+    InvalidCredentials(String),
+    /// The plugin does not implement this action (Dify's `NotImplementedError`).
+    NotSupported(String),
 }
 
 impl Error {
@@ -52,6 +64,16 @@ impl Error {
     /// Shorthand for rejecting parameters.
     pub fn invalid_parameters(message: impl Into<String>) -> Self {
         Self::InvalidParameters(message.into())
+    }
+
+    /// Shorthand for refusing credentials; see [`Error::InvalidCredentials`].
+    pub fn invalid_credentials(message: impl Into<String>) -> Self {
+        Self::InvalidCredentials(message.into())
+    }
+
+    /// Shorthand for an action the plugin does not implement; see [`Error::NotSupported`].
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self::NotSupported(message.into())
     }
 
     /// The answer to a tool name the plugin does not provide, with a uniform text.
@@ -79,12 +101,15 @@ impl Error {
             | Self::RateLimited(m)
             | Self::TimedOut(m)
             | Self::LimitExceeded(m)
-            | Self::Cancelled(m) => m,
+            | Self::Cancelled(m)
+            | Self::InvalidCredentials(m)
+            | Self::NotSupported(m) => m,
             Self::BackendFailed { message, .. } => message,
         }
     }
 
-    /// The WIT case name, handy in logs and in JSON reports.
+    /// The WIT case name (of `invoke-error`, or of `provider-error` for the last two cases),
+    /// handy in logs and in JSON reports.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::NotFound(_) => "not-found",
@@ -97,6 +122,8 @@ impl Error {
             Self::TimedOut(_) => "timed-out",
             Self::LimitExceeded(_) => "limit-exceeded",
             Self::Cancelled(_) => "cancelled",
+            Self::InvalidCredentials(_) => "invalid-credentials",
+            Self::NotSupported(_) => "not-supported",
         }
     }
 }
@@ -150,6 +177,9 @@ impl From<InvokeError> for Error {
     }
 }
 
+/// How an error leaves [`crate::Plugin::invoke`]: `invoke-error` has no case for refused
+/// credentials or a missing feature, so those take the nearest one and keep their reason in the
+/// text.
 impl From<Error> for InvokeError {
     fn from(error: Error) -> Self {
         match error {
@@ -171,6 +201,22 @@ impl From<Error> for InvokeError {
             Error::TimedOut(m) => Self::TimedOut(m),
             Error::LimitExceeded(m) => Self::LimitExceeded(m),
             Error::Cancelled(m) => Self::Cancelled(m),
+            Error::InvalidCredentials(m) => {
+                Self::InvalidParameters(format!("invalid credentials: {m}"))
+            }
+            Error::NotSupported(m) => Self::ToolFailed(format!("not supported: {m}")),
+        }
+    }
+}
+
+/// How an error leaves the provider actions (validation, runtime parameters, dynamic options,
+/// OAuth).
+impl From<Error> for ProviderError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::InvalidCredentials(m) => Self::InvalidCredentials(m),
+            Error::NotSupported(m) => Self::NotSupported(m),
+            other => Self::Failed(other.into()),
         }
     }
 }
@@ -204,6 +250,36 @@ mod tests {
     }
 
     #[test]
+    fn provider_cases_keep_their_reason_when_they_leave_invoke() {
+        assert_eq!(
+            InvokeError::from(Error::invalid_credentials("api_key must start with `sk-`")),
+            InvokeError::InvalidParameters(
+                "invalid credentials: api_key must start with `sk-`".into()
+            )
+        );
+        assert_eq!(
+            InvokeError::from(Error::not_supported("no OAuth")),
+            InvokeError::ToolFailed("not supported: no OAuth".into())
+        );
+    }
+
+    #[test]
+    fn provider_actions_get_their_own_cases_and_failed_for_the_rest() {
+        assert_eq!(
+            ProviderError::from(Error::invalid_credentials("bad key")),
+            ProviderError::InvalidCredentials("bad key".into())
+        );
+        assert_eq!(
+            ProviderError::from(Error::not_supported("no OAuth")),
+            ProviderError::NotSupported("no OAuth".into())
+        );
+        assert_eq!(
+            ProviderError::from(Error::unknown_tool("nope")),
+            ProviderError::Failed(InvokeError::NotFound("unknown tool `nope`".into()))
+        );
+    }
+
+    #[test]
     fn display_names_the_case() {
         assert_eq!(Error::tool_failed("boom").to_string(), "tool-failed: boom");
         let e = Error::BackendFailed {
@@ -212,5 +288,9 @@ mod tests {
             message: "bad gateway".into(),
         };
         assert_eq!(e.to_string(), "backend-failed (HTTP 502): bad gateway");
+        assert_eq!(
+            Error::invalid_credentials("bad key").to_string(),
+            "invalid-credentials: bad key"
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::contract::{BackendFailure, InvokeError};
+use crate::contract::{BackendFailure, InvokeError, ProviderError};
 
 /// Why a tool invocation failed. Mirrors the WIT `invoke-error`, so it crosses the sandbox
 /// boundary unchanged in both directions.
@@ -168,6 +168,31 @@ impl From<ToolError> for InvokeError {
     }
 }
 
+/// Why a provider action other than running a tool (validating credentials, runtime
+/// parameters, parameter options, OAuth) failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ActionError {
+    /// The plugin checked the credentials and refused them; the text is the plugin's.
+    #[error("invalid credentials: {0}")]
+    InvalidCredentials(String),
+    /// The plugin does not implement the action.
+    #[error("not supported: {0}")]
+    NotSupported(String),
+    /// Any other failure: the plugin's, or the sandbox's (time, memory, crash).
+    #[error(transparent)]
+    Failed(#[from] ToolError),
+}
+
+impl From<ProviderError> for ActionError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::InvalidCredentials(m) => ActionError::InvalidCredentials(m),
+            ProviderError::NotSupported(m) => ActionError::NotSupported(m),
+            ProviderError::Failed(e) => ActionError::Failed(e.into()),
+        }
+    }
+}
+
 /// Why a plugin component could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -197,15 +222,15 @@ pub enum LoadError {
         /// What the compiler said.
         message: String,
     },
-    /// The component does not target the `dify:plugin/tool-plugin` world.
+    /// The component does not target a `dify:plugin/tool-plugin` world this host links.
     #[error(
-        "plugin `{path}` does not target the dify:plugin@{version} tool-plugin world: {problem}"
+        "plugin `{path}` does not target a dify:plugin tool-plugin world this host links (versions {versions}): {problem}"
     )]
     WrongWorld {
         /// The plugin's file.
         path: PathBuf,
-        /// The contract version this host implements.
-        version: &'static str,
+        /// The contract versions this host links.
+        versions: String,
         /// Which imports or exports are missing or unexpected.
         problem: String,
     },

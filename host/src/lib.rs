@@ -31,6 +31,7 @@ pub mod limits;
 pub mod manifest;
 pub mod runtime;
 pub mod sandbox;
+pub mod serve;
 pub mod session;
 pub mod wire;
 
@@ -39,11 +40,12 @@ pub use backend::{
     RecordingBackend, RemoteOptions, ToolBackend, ToolRequest,
 };
 pub use contract::{ToolInvokeMessage, ToolType};
-pub use error::{LoadError, ManifestError, SetupError, ToolError};
+pub use error::{ActionError, LoadError, ManifestError, SetupError, ToolError};
 pub use limits::Limits;
 pub use manifest::Manifest;
+pub use runtime::action::{ActionOutcome, ProviderAction};
 pub use runtime::compile_cache::CompileCache;
-pub use runtime::invocation::{InvocationStream, ToolCall};
+pub use runtime::invocation::{CallContext, InvocationStream, ToolCall};
 pub use runtime::plugin::{Plugin, ToolAccess};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use session::SessionContext;

@@ -12,6 +12,9 @@ pub const RELAY: &str = env!("DIFY_GUEST_RELAY");
 pub const AGGREGATOR: &str = env!("DIFY_GUEST_AGGREGATOR");
 /// The hostile test guest: tries to escape or exhaust the sandbox.
 pub const ADVERSARY: &str = env!("DIFY_GUEST_ADVERSARY");
+/// A component built on the frozen WIT `dify:plugin@0.1.0` (not the SDK): `echo` and `relay`,
+/// proving that plugins compiled before 0.2.0 keep working.
+pub const LEGACY: &str = env!("DIFY_GUEST_LEGACY");
 
 /// Provider id the tests register `showcase` under.
 pub const SHOWCASE_ID: &str = "langgenius/showcase/showcase";
@@ -30,3 +33,4 @@ pub fn example_file(example: &str, file: &str) -> PathBuf {
 
 pub mod dify_wire;
 pub mod http_server;
+pub mod plugin_daemon;

@@ -199,7 +199,7 @@ const DIFY_BODY_MARK: &str = " and respond with: ";
 
 /// The daemon reports everything as `error` events: a refused permission, a failure answer of
 /// Dify (status and body inside the text), or the tool's own failure. Keep them apart.
-fn classify_error(text: String) -> ToolError {
+pub(crate) fn classify_error(text: String) -> ToolError {
     if let Some(rest) = text.strip_prefix(DIFY_FAILED_PREFIX)
         && let Some((status, body)) = rest.split_once(DIFY_BODY_MARK)
         && let Ok(status) = status.trim().parse::<u16>()

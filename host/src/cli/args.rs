@@ -33,6 +33,88 @@ pub enum Command {
     /// ToolInvokeMessage JSON ({"type":…,"message":…,"meta":…}), as soon as it is emitted.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
+    /// Serves a plugin directory to a Dify plugin daemon, so that Dify calls it like any plugin:
+    /// over the daemon's remote-debug port (INSTALL_METHOD=remote) or over stdin and stdout as
+    /// the daemon's local runtime starts plugins (INSTALL_METHOD=local).
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+const SERVE_HELP: &str = "\
+The plugin directory is laid out as Dify plugins are: manifest.yaml, the provider yaml it names \
+under plugins.tools, the tool yaml each provider names, and _assets/ with the icons. The \
+declarations are checked with the plugin daemon's own rules before anything is sent.
+
+The component is --wasm, or else found from the manifest's meta.runner.entrypoint (such as \
+`showcase.wasm`): PLUGIN_DIR/ENTRYPOINT, then target/wasm32-wasip2/release/ENTRYPOINT in the \
+plugin directory and each directory above it (where `cargo build --release --target \
+wasm32-wasip2` puts it, also in a workspace).
+
+Settings come, like the Python SDK's, from flags, else the environment, else PLUGIN_DIR/.env:
+  INSTALL_METHOD       remote (dial the daemon's debug port) or local (stdin/stdout)
+  REMOTE_INSTALL_URL   host:port of the debug port (or REMOTE_INSTALL_HOST and REMOTE_INSTALL_PORT; \
+default localhost:5003)
+  REMOTE_INSTALL_KEY   the workspace's debugging key
+  HEARTBEAT_INTERVAL   seconds between heartbeats (default 10)
+In Dify, the debugging host, port and key are under Plugins > the bug icon (\"Debugging\").
+
+Remote: the host registers the plugin, serves until the daemon goes away, then connects again \
+with backoff (1 s doubling to 30 s), saying so on standard error. A refusal by the daemon \
+(wrong key, declaration rejected) ends the command with exit code 1 and the daemon's words.
+Local: the first heartbeat on stdout tells the daemon the plugin is ready; standard output \
+carries only protocol lines, logs go to standard error; the command ends when stdin closes.
+
+Examples:
+  cargo build --release --target wasm32-wasip2 -p showcase
+  REMOTE_INSTALL_URL=localhost:5003 REMOTE_INSTALL_KEY=... dify-wasm serve examples/showcase \\
+    --install-method remote
+  INSTALL_METHOD=local dify-wasm serve examples/showcase --wasm showcase.wasm
+";
+
+/// Arguments of `dify-wasm serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The plugin directory (manifest.yaml, provider and tool yaml, _assets/).
+    pub plugin_dir: PathBuf,
+
+    /// The plugin component [default: found from the manifest, see below].
+    #[arg(long, value_name = "FILE")]
+    pub wasm: Option<PathBuf>,
+
+    /// `remote` (the daemon's debug port) or `local` (stdin/stdout) [env: INSTALL_METHOD].
+    #[arg(long, value_name = "METHOD")]
+    pub install_method: Option<String>,
+
+    /// host:port of the daemon's debug port [env: REMOTE_INSTALL_URL].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub remote_install_url: Option<String>,
+
+    /// The workspace's debugging key [env: REMOTE_INSTALL_KEY].
+    #[arg(long, value_name = "KEY")]
+    pub remote_install_key: Option<String>,
+
+    /// Seconds between heartbeats [env: HEARTBEAT_INTERVAL; default 10].
+    #[arg(long, value_name = "SECS")]
+    pub heartbeat_interval: Option<f64>,
+
+    /// Connections in a row that may fail before `serve` gives up [default: never].
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+
+    /// Largest line accepted from the daemon, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = dify_plugin_protocol::serving::DEFAULT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
+
+    /// Keeps compiled plugins in DIR [default: $XDG_CACHE_HOME/dify-wasm or ~/.cache/dify-wasm].
+    #[arg(long, value_name = "DIR", env = "DIFY_WASM_CACHE_DIR")]
+    pub compile_cache: Option<PathBuf>,
+
+    /// Compiles the plugin afresh at every start.
+    #[arg(long)]
+    pub no_compile_cache: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 const RUN_HELP: &str = concat!(
@@ -126,17 +208,28 @@ pub struct RunArgs {
 impl RunArgs {
     /// The compile cache directory to use, if any.
     pub fn compile_cache_dir(&self) -> Option<PathBuf> {
-        if self.no_compile_cache {
-            return None;
-        }
-        self.compile_cache.clone().or_else(|| {
-            let base = std::env::var_os("XDG_CACHE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-            Some(base.join("dify-wasm"))
-        })
+        compile_cache_dir(self.no_compile_cache, self.compile_cache.as_ref())
     }
+}
+
+impl ServeArgs {
+    /// The compile cache directory to use, if any.
+    pub fn compile_cache_dir(&self) -> Option<PathBuf> {
+        compile_cache_dir(self.no_compile_cache, self.compile_cache.as_ref())
+    }
+}
+
+fn compile_cache_dir(disabled: bool, chosen: Option<&PathBuf>) -> Option<PathBuf> {
+    if disabled {
+        return None;
+    }
+    chosen.cloned().or_else(|| {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("dify-wasm"))
+    })
 }
 
 /// Where tool calls go when not to the local backend, and how long to wait for them.

@@ -1,6 +1,7 @@
 //! `dify-wasm`: runs a Dify tool plugin component from the command line.
 
 mod args;
+mod serve;
 
 use std::io::Write;
 use std::path::Path;
@@ -34,9 +35,10 @@ fn input<E: Into<anyhow::Error>>(e: E) -> Failure {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(matches!(cli.command, Command::Serve(_)));
     let result = match cli.command {
         Command::Run(args) => run(args).await,
+        Command::Serve(args) => serve::serve(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,12 +57,21 @@ fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
 }
 
-fn init_logging() {
+fn init_logging(serving: bool) {
+    // A server says what it is doing (registration, reconnections, declaration notes); a
+    // one-shot run stays quiet but for warnings and the plugin's own output.
+    let default = if serving {
+        "warn,dify_wasm::guest=info,dify_wasm::serve=info,dify_wasm_host::serve=info"
+    } else {
+        "warn,dify_wasm::guest=info"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,dify_wasm::guest=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not into log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use wasmtime::component::Resource;
 
 use crate::backend::ToolRequest;
-use crate::contract::dify::plugin::{output, tool, types};
+use crate::contract::v0_2::dify::plugin::{output, tool, types};
 use crate::contract::{InvokeError, MessageBatch, MessagePayload, ToolInvokeMessage, ToolType};
 use crate::error::ToolError;
 use crate::runtime::instance_state::InstanceState;
@@ -208,6 +208,12 @@ impl output::Host for InstanceState {
 impl InstanceState {
     async fn accept_output(&mut self, message: ToolInvokeMessage) -> Result<(), ToolError> {
         let plugin = &self.env.plugin;
+        let Some(output) = &self.output else {
+            return Err(ToolError::InvalidParameters(format!(
+                "plugin `{plugin}` emitted a {} message outside `invoke-tool`; only a tool's invocation produces messages",
+                type_name(&message.payload)
+            )));
+        };
         let size = message.content_size();
         let limit = self.env.limits.max_message_bytes;
         if size > limit {
@@ -230,12 +236,9 @@ impl InstanceState {
                 type_name(&message.payload)
             ))
         })?;
-        self.output
-            .send(Event::Message(message))
-            .await
-            .map_err(|_| {
-                ToolError::Cancelled("the consumer of this tool's messages went away".into())
-            })?;
+        output.send(Event::Message(message)).await.map_err(|_| {
+            ToolError::Cancelled("the consumer of this tool's messages went away".into())
+        })?;
         self.emitted.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -34,7 +34,9 @@ pub(crate) struct InstanceState {
     pub(crate) table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) env: InvocationEnv,
-    pub(crate) output: mpsc::Sender<Event>,
+    /// Where `emit` sends messages; `None` while a provider action other than `invoke-tool`
+    /// runs, which produces no messages.
+    pub(crate) output: Option<mpsc::Sender<Event>>,
     pub(crate) emitted: Arc<AtomicU64>,
     pub(crate) open_streams: u32,
 }
@@ -45,7 +47,7 @@ impl InstanceState {
     pub(crate) fn new(
         env: InvocationEnv,
         memory_bytes: u64,
-        output: mpsc::Sender<Event>,
+        output: Option<mpsc::Sender<Event>>,
         emitted: Arc<AtomicU64>,
     ) -> Self {
         let mut table = ResourceTable::new();

@@ -13,11 +13,11 @@ use tokio::task::JoinHandle;
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::backend::ToolBackend;
-use crate::contract::ToolInvokeMessage;
+use crate::contract::{CredentialType, GuestToolRequest, InvokeContext, ToolInvokeMessage};
 use crate::error::ToolError;
 use crate::limits::Limits;
 use crate::runtime::instance_state::{InstanceState, InvocationEnv};
-use crate::runtime::plugin::{Plugin, one_line};
+use crate::runtime::plugin::{Plugin, Pre, one_line};
 use crate::session::SessionContext;
 
 /// One call of a plugin's own tool.
@@ -29,6 +29,25 @@ pub struct ToolCall {
     pub parameters: Map<String, Value>,
     /// The provider's credentials, handed to the plugin as Dify does.
     pub credentials: Map<String, Value>,
+    /// How the credentials were obtained, when the caller says.
+    pub credential_type: Option<CredentialType>,
+    /// Where the call comes from, as Dify sent it; the plugin sees it (`dify_plugin::invocation()`).
+    pub context: CallContext,
+}
+
+/// Where a call comes from, as Dify sent it with the request. Unlike [`SessionContext`],
+/// which the host uses to call tools on the plugin's behalf, this is information for the
+/// plugin; a plugin built against `dify:plugin@0.1.0` does not see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// The Dify end user.
+    pub user_id: Option<String>,
+    /// The app the tool runs in.
+    pub app_id: Option<String>,
+    /// The conversation of a chat app.
+    pub conversation_id: Option<String>,
+    /// The message being answered.
+    pub message_id: Option<String>,
 }
 
 impl ToolCall {
@@ -37,13 +56,19 @@ impl ToolCall {
         ToolCall {
             tool: tool.into(),
             parameters,
-            credentials: Map::new(),
+            ..ToolCall::default()
         }
     }
 
     /// The same call with the provider's credentials.
     pub fn with_credentials(mut self, credentials: Map<String, Value>) -> Self {
         self.credentials = credentials;
+        self
+    }
+
+    /// The same call with where it comes from.
+    pub fn with_context(mut self, context: CallContext) -> Self {
+        self.context = context;
         self
     }
 }
@@ -142,8 +167,8 @@ pub(crate) fn start(
         };
     };
     let memory_bytes = plugin.memory_limit(limits.memory_bytes);
-    let state = InstanceState::new(env, memory_bytes, tx.clone(), emitted.clone());
-    let store = Store::new(engine, state);
+    let state = InstanceState::new(env, memory_bytes, Some(tx.clone()), emitted.clone());
+    let store = sandboxed_store(engine, state);
     let task = executor.spawn({
         let plugin = plugin.clone();
         async move {
@@ -163,6 +188,20 @@ pub(crate) fn start(
     }
 }
 
+/// A store with the sandbox's memory limiter, yielding to the executor at every epoch tick: a
+/// guest that never calls the host still lets the timeout and cancellation run, and does not
+/// hog a worker thread.
+pub(crate) fn sandboxed_store(
+    engine: &wasmtime::Engine,
+    state: InstanceState,
+) -> Store<InstanceState> {
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+    store
+}
+
 async fn run(
     mut store: Store<InstanceState>,
     plugin: &Plugin,
@@ -173,35 +212,62 @@ async fn run(
     let parameters = Value::Object(call.parameters).to_string();
     limits.check_parameters(&format!("tool `{}`", call.tool), parameters.len())?;
     let credentials = Value::Object(call.credentials).to_string();
-
-    store.limiter(|state| &mut state.limiter);
-    // Yield to the executor at every epoch tick: a guest that never calls the host still
-    // lets the timeout and cancellation run, and does not hog a worker thread.
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+    let tool = call.tool;
 
     let outcome = tokio::time::timeout(limits.invocation_timeout, async {
-        let instance = plugin.compiled.pre.instantiate_async(&mut store).await?;
-        instance
-            .dify_plugin_tool_provider()
-            .call_invoke_tool(&mut store, &call.tool, &parameters, &credentials)
-            .await
+        match &plugin.compiled.pre {
+            Pre::V0_2(pre) => {
+                let instance = pre.instantiate_async(&mut store).await?;
+                let request = GuestToolRequest {
+                    tool_name: tool.clone(),
+                    parameters,
+                    credentials,
+                    credential_type: call.credential_type,
+                    context: InvokeContext {
+                        user_id: call.context.user_id,
+                        app_id: call.context.app_id,
+                        conversation_id: call.context.conversation_id,
+                        message_id: call.context.message_id,
+                    },
+                };
+                instance
+                    .dify_plugin_tool_provider()
+                    .call_invoke_tool(&mut store, &request)
+                    .await
+            }
+            Pre::V0_1(pre) => {
+                let instance = pre.instantiate_async(&mut store).await?;
+                instance
+                    .dify_plugin_tool_provider()
+                    .call_invoke_tool(&mut store, &tool, &parameters, &credentials)
+                    .await
+            }
+        }
     })
     .await;
 
     match outcome {
-        Err(_) => Err(ToolError::TimedOut(format!(
-            "plugin `{name}` did not finish tool `{}` within {:?}; raise Limits::invocation_timeout (CLI --timeout-secs) if it needs longer",
-            call.tool, limits.invocation_timeout
-        ))),
+        Err(_) => Err(timed_out(&name, &format!("tool `{tool}`"), &limits)),
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(e.into()),
         Ok(Err(trap)) => Err(trap_error(&store, &name, &trap)),
     }
 }
 
+/// The error of a call that ran out of time; `what` names the call.
+pub(crate) fn timed_out(plugin: &str, what: &str, limits: &Limits) -> ToolError {
+    ToolError::TimedOut(format!(
+        "plugin `{plugin}` did not finish {what} within {:?}; raise Limits::invocation_timeout (CLI --timeout-secs) if it needs longer",
+        limits.invocation_timeout
+    ))
+}
+
 /// Turns a trap into the error a user can act on.
-fn trap_error(store: &Store<InstanceState>, plugin: &str, trap: &wasmtime::Error) -> ToolError {
+pub(crate) fn trap_error(
+    store: &Store<InstanceState>,
+    plugin: &str,
+    trap: &wasmtime::Error,
+) -> ToolError {
     let state = store.data();
     if state.limiter.memory_refused {
         let limit = state.limiter.memory_bytes;

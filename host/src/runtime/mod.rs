@@ -1,10 +1,12 @@
 //! The runtime: one engine and linker shared by every plugin, loading plugins, and starting
 //! invocations.
 
+pub mod action;
 pub mod compile_cache;
 pub(crate) mod host_interfaces;
 pub(crate) mod instance_state;
 pub mod invocation;
+pub(crate) mod legacy_interfaces;
 pub mod message_stream;
 pub mod plugin;
 
@@ -15,11 +17,13 @@ use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::backend::ToolBackend;
-use crate::contract::ToolPlugin;
+use crate::contract::{v0_1, v0_2};
 use crate::engine::build_engine;
+use crate::error::ActionError;
 use crate::error::{LoadError, SetupError};
 use crate::limits::Limits;
 use crate::session::SessionContext;
+use action::{ActionOutcome, ProviderAction};
 use compile_cache::CompileCache;
 use instance_state::InstanceState;
 use invocation::{InvocationStream, ToolCall};
@@ -82,7 +86,13 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         let setup = |e: wasmtime::Error| SetupError(format!("{e:#}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
-        ToolPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(setup)?;
+        // Every contract version, so components built against an older one keep loading.
+        v0_2::ToolPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(setup)?;
+        v0_1::dify::plugin::tool::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(setup)?;
+        v0_1::dify::plugin::output::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(setup)?;
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,
@@ -136,5 +146,27 @@ impl Runtime {
             session,
             backend,
         )
+    }
+
+    /// Runs a provider action other than a tool (validating credentials, runtime parameters,
+    /// dynamic-select options, OAuth) in a fresh instance under the same limits as a tool.
+    /// Tools the plugin calls meanwhile go to `backend` on behalf of `session`. Dropping the
+    /// future stops the plugin.
+    pub async fn call_action(
+        &self,
+        plugin: &Plugin,
+        action: ProviderAction,
+        session: SessionContext,
+        backend: Arc<dyn ToolBackend>,
+    ) -> Result<ActionOutcome, ActionError> {
+        action::call(
+            &self.inner.engine,
+            &self.inner.limits,
+            plugin,
+            action,
+            session,
+            backend,
+        )
+        .await
     }
 }

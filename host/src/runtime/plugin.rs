@@ -7,7 +7,7 @@ use std::sync::Arc;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-use crate::contract::{CONTRACT_VERSION, HOST_INTERFACES, PLUGIN_EXPORT, ToolPluginPre};
+use crate::contract::{CONTRACT_VERSIONS, HOST_INTERFACES, PLUGIN_EXPORTS, v0_1, v0_2};
 use crate::error::LoadError;
 use crate::manifest::Manifest;
 use crate::runtime::compile_cache::CompileCache;
@@ -42,7 +42,16 @@ pub struct Plugin {
 
 pub(crate) struct CompiledPlugin {
     pub(crate) name: String,
-    pub(crate) pre: ToolPluginPre<InstanceState>,
+    pub(crate) pre: Pre,
+}
+
+/// The pre-instantiated component, bound to the contract version it was built against.
+pub(crate) enum Pre {
+    /// Built against `dify:plugin@0.2.0`.
+    V0_2(v0_2::ToolPluginPre<InstanceState>),
+    /// Built against `dify:plugin@0.1.0`: only `invoke-tool`; the host answers the other
+    /// provider actions with their defaults.
+    V0_1(v0_1::ToolPluginPre<InstanceState>),
 }
 
 impl std::fmt::Debug for Plugin {
@@ -61,6 +70,14 @@ impl Plugin {
         &self.compiled.name
     }
 
+    /// The version of the WIT contract the plugin was built against (`0.2.0`, `0.1.0`).
+    pub fn contract_version(&self) -> &'static str {
+        match self.compiled.pre {
+            Pre::V0_2(_) => "0.2.0",
+            Pre::V0_1(_) => "0.1.0",
+        }
+    }
+
     /// Where the plugin's tool permission comes from.
     pub fn tool_access(&self) -> ToolAccess {
         self.tool_access
@@ -73,7 +90,7 @@ impl Plugin {
 
     /// The memory limit of this plugin's instances: what its manifest declares, but never more
     /// than the host's limit.
-    pub(crate) fn memory_limit(&self, host_limit: u64) -> u64 {
+    pub fn memory_limit(&self, host_limit: u64) -> u64 {
         self.declared_memory
             .map_or(host_limit, |declared| declared.min(host_limit))
     }
@@ -139,21 +156,25 @@ pub(crate) fn load_bytes(
         path: path.to_path_buf(),
         message: one_line(&e),
     })?;
-    check_world(engine, &component).map_err(|problem| LoadError::WrongWorld {
+    let export = check_world(engine, &component).map_err(|problem| LoadError::WrongWorld {
         path: path.to_path_buf(),
-        version: CONTRACT_VERSION,
+        versions: CONTRACT_VERSIONS.join(", "),
         problem,
     })?;
     let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
         path: path.to_path_buf(),
-        version: CONTRACT_VERSION,
+        versions: CONTRACT_VERSIONS.join(", "),
         problem: one_line(&e),
     };
     let instance_pre = loader
         .linker
         .instantiate_pre(&component)
         .map_err(wrong_world)?;
-    let pre = ToolPluginPre::new(instance_pre).map_err(wrong_world)?;
+    let pre = if export == PLUGIN_EXPORTS[0] {
+        Pre::V0_2(v0_2::ToolPluginPre::new(instance_pre).map_err(wrong_world)?)
+    } else {
+        Pre::V0_1(v0_1::ToolPluginPre::new(instance_pre).map_err(wrong_world)?)
+    };
     Ok(Plugin {
         compiled: Arc::new(CompiledPlugin {
             name: name.to_owned(),
@@ -164,9 +185,10 @@ pub(crate) fn load_bytes(
     })
 }
 
-/// Names what keeps the component from fitting the world: a missing export, or imports that
+/// Finds which version of the plugin interface the component exports (the newest when it
+/// exports several), or names what keeps it from fitting: a missing export, or imports that
 /// neither WASI nor this host provides.
-fn check_world(engine: &Engine, component: &Component) -> Result<(), String> {
+fn check_world(engine: &Engine, component: &Component) -> Result<&'static str, String> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
     let unexpected: Vec<String> = ty
@@ -175,9 +197,13 @@ fn check_world(engine: &Engine, component: &Component) -> Result<(), String> {
         .filter(|n| !n.starts_with("wasi:") && !HOST_INTERFACES.contains(&n.as_str()))
         .collect();
     let mut problems = Vec::new();
-    if !exports.iter().any(|e| e == PLUGIN_EXPORT) {
+    let export = PLUGIN_EXPORTS
+        .into_iter()
+        .find(|wanted| exports.iter().any(|e| e == wanted));
+    if export.is_none() {
         problems.push(format!(
-            "it does not export `{PLUGIN_EXPORT}` (it exports: {}); declare the plugin with the SDK's `export_plugin!`",
+            "it does not export `{}` (it exports: {}); declare the plugin with the SDK's `export_plugin!`",
+            PLUGIN_EXPORTS.join("` or `"),
             if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
         ));
     }
@@ -188,10 +214,9 @@ fn check_world(engine: &Engine, component: &Component) -> Result<(), String> {
             HOST_INTERFACES.join(", ")
         ));
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
+    match export {
+        Some(export) if problems.is_empty() => Ok(export),
+        _ => Err(problems.join("; ")),
     }
 }
 

@@ -1,39 +1,42 @@
-//! The WIT contract (`wit/`), bound once for the whole host.
+//! The WIT contract (`wit/`): every version the host links, each bound once.
 //!
-//! Everything the guest sees is generated here; the rest of the crate uses these types through
-//! the re-exports below so that a contract change shows up in one place.
+//! `v0_2` is the newest and the one the rest of the crate speaks; `v0_1` binds the frozen
+//! 0.1.0 world onto the same types (the `types` interface is identical), so an old component
+//! links against adapters rather than a second copy of the host. The rest of the crate uses the
+//! re-exports below, so a contract change shows up in one place.
 
-// The generated bindings carry the WIT's own comments where it has them; the rest of the
-// crate is held to documenting every public item.
-#![allow(missing_docs)]
+pub mod v0_1;
+pub mod v0_2;
 
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "tool-plugin",
-    imports: { default: async | trappable },
-    exports: { default: async },
-    with: {
-        "dify:plugin/tool.message-stream": crate::runtime::message_stream::HostMessageStream,
-    },
-});
-
-pub use dify::plugin::tool::{MessageBatch, ToolType};
-pub use dify::plugin::types::{
+pub use v0_2::dify::plugin::tool::{MessageBatch, ToolType};
+pub use v0_2::dify::plugin::types::{
     BackendFailure, BlobChunkMessage, FileMessage, InvokeError, JsonMessage, LogMessage, LogStatus,
     MessagePayload, RetrieverResource, RetrieverResourcesMessage, ToolInvokeMessage,
     VariableMessage,
 };
+pub use v0_2::exports::dify::plugin::tool_provider::{
+    CredentialType, HttpRequest, I18nText, InvokeContext, ParameterOption, ProviderError,
+    ToolOauthCredentials, ToolRequest as GuestToolRequest,
+};
 
-/// Version of the WIT package this host implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The newest version of the WIT package; the guest SDK builds against it.
+pub const CONTRACT_VERSION: &str = "0.2.0";
+/// Every version of the WIT package this host links, newest first.
+pub const CONTRACT_VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
 /// Interface names (with version) a plugin may import from this host.
-pub const HOST_INTERFACES: [&str; 3] = [
+pub const HOST_INTERFACES: [&str; 6] = [
+    "dify:plugin/types@0.2.0",
+    "dify:plugin/tool@0.2.0",
+    "dify:plugin/output@0.2.0",
     "dify:plugin/types@0.1.0",
     "dify:plugin/tool@0.1.0",
     "dify:plugin/output@0.1.0",
 ];
-/// Interface name (with version) a plugin must export.
-pub const PLUGIN_EXPORT: &str = "dify:plugin/tool-provider@0.1.0";
+/// Interface names (with version) a plugin may export, newest first; it must export one.
+pub const PLUGIN_EXPORTS: [&str; 2] = [
+    "dify:plugin/tool-provider@0.2.0",
+    "dify:plugin/tool-provider@0.1.0",
+];
 
 impl ToolType {
     /// Dify's name for the tool type (`builtin`, `workflow`, `api`, `mcp`).

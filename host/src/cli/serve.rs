@@ -1,0 +1,238 @@
+//! `dify-wasm serve`: a plugin directory served to a Dify plugin daemon.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dify_plugin_protocol::declaration;
+use dify_wasm_host::serve::remote_debug::Registration;
+use dify_wasm_host::serve::{
+    ConnectionOptions, RemoteDebugOptions, ServedPlugin, serve_remote_debug, serve_stdio,
+};
+use dify_wasm_host::{Manifest, Runtime};
+
+use crate::args::ServeArgs;
+use crate::{Failure, input};
+
+/// The daemon's debug port when none is named.
+const DEFAULT_REMOTE: &str = "localhost:5003";
+
+/// How the daemon reaches the plugin.
+enum Method {
+    Remote { address: String, key: String },
+    Local,
+}
+
+/// Settings as the Python SDK finds them: the flag, else the environment, else the plugin
+/// directory's `.env`.
+struct Settings {
+    dotenv: HashMap<String, String>,
+}
+
+impl Settings {
+    fn load(dir: &Path) -> Result<Settings, Failure> {
+        let path = dir.join(".env");
+        let mut dotenv = HashMap::new();
+        match dotenvy::from_path_iter(&path) {
+            Ok(items) => {
+                for item in items {
+                    let (key, value) = item.map_err(|e| {
+                        input(anyhow::anyhow!("cannot read `{}`: {e}", path.display()))
+                    })?;
+                    dotenv.insert(key, value);
+                }
+            }
+            Err(e) if e.not_found() => {}
+            Err(e) => {
+                return Err(input(anyhow::anyhow!(
+                    "cannot read `{}`: {e}",
+                    path.display()
+                )));
+            }
+        }
+        Ok(Settings { dotenv })
+    }
+
+    fn get(&self, flag: Option<&String>, name: &str) -> Option<String> {
+        flag.cloned()
+            .or_else(|| std::env::var(name).ok())
+            .or_else(|| self.dotenv.get(name).cloned())
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn fail(text: String) -> Failure {
+    input(anyhow::anyhow!(text))
+}
+
+fn method(args: &ServeArgs, settings: &Settings) -> Result<Method, Failure> {
+    let Some(method) = settings.get(args.install_method.as_ref(), "INSTALL_METHOD") else {
+        return Err(fail(
+            "say how the daemon reaches the plugin: --install-method remote (its debug port) or local (stdin/stdout), or INSTALL_METHOD".into(),
+        ));
+    };
+    match method.trim().to_ascii_lowercase().as_str() {
+        "local" => Ok(Method::Local),
+        "remote" => {
+            let address = match settings.get(args.remote_install_url.as_ref(), "REMOTE_INSTALL_URL")
+            {
+                Some(url) => strip_scheme(&url),
+                None => {
+                    let host = settings
+                        .get(None, "REMOTE_INSTALL_HOST")
+                        .unwrap_or_else(|| "localhost".into());
+                    match settings.get(None, "REMOTE_INSTALL_PORT") {
+                        Some(port) => format!("{host}:{port}"),
+                        None if host == "localhost" => DEFAULT_REMOTE.into(),
+                        None => format!("{host}:5003"),
+                    }
+                }
+            };
+            let key = settings
+                .get(args.remote_install_key.as_ref(), "REMOTE_INSTALL_KEY")
+                .ok_or_else(|| {
+                    fail("remote debugging needs the workspace's debugging key: --remote-install-key or REMOTE_INSTALL_KEY (in Dify: Plugins > Debugging)".into())
+                })?;
+            Ok(Method::Remote { address, key })
+        }
+        other => Err(fail(format!(
+            "INSTALL_METHOD `{other}` is not served; use `remote` (the daemon's debug port) or `local` (stdin/stdout)"
+        ))),
+    }
+}
+
+/// `REMOTE_INSTALL_URL` is `host:port`; a scheme some users put in front is dropped.
+fn strip_scheme(url: &str) -> String {
+    let url = url.trim();
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.trim_end_matches('/').to_owned()
+}
+
+fn heartbeat(args: &ServeArgs, settings: &Settings) -> Result<Duration, Failure> {
+    let text = args
+        .heartbeat_interval
+        .map(|s| s.to_string())
+        .or_else(|| settings.get(None, "HEARTBEAT_INTERVAL"));
+    let Some(text) = text else {
+        return Ok(ConnectionOptions::default().heartbeat_interval);
+    };
+    match text.trim().parse::<f64>() {
+        // The daemon drops a remote plugin after 60 s without a heartbeat.
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 30.0 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(fail(format!(
+            "the heartbeat interval `{text}` must be a number of seconds above 0 and at most 30 (the daemon drops a plugin after 60 s without one)"
+        ))),
+    }
+}
+
+/// The component: `--wasm`, else the manifest's entrypoint next to the manifest or in a cargo
+/// target directory at or above the plugin directory.
+fn component(args: &ServeArgs, entrypoint: &str) -> Result<PathBuf, Failure> {
+    if let Some(path) = &args.wasm {
+        return Ok(path.clone());
+    }
+    let dir = &args.plugin_dir;
+    let mut candidates = Vec::new();
+    if entrypoint.ends_with(".wasm") {
+        candidates.push(dir.join(entrypoint));
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        for ancestor in absolute.ancestors() {
+            candidates.push(
+                ancestor
+                    .join("target")
+                    .join("wasm32-wasip2")
+                    .join("release")
+                    .join(entrypoint),
+            );
+        }
+    }
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    Err(fail(if candidates.is_empty() {
+        format!(
+            "no component given: pass --wasm FILE, or set meta.runner.entrypoint in `{}` to the component's file name (now `{entrypoint}`)",
+            dir.join("manifest.yaml").display()
+        )
+    } else {
+        format!(
+            "cannot find the component `{entrypoint}` (looked at {}); build it with `cargo build --release --target wasm32-wasip2` or pass --wasm FILE",
+            candidates
+                .iter()
+                .take(3)
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }))
+}
+
+pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let settings = Settings::load(&args.plugin_dir)?;
+    let method = method(&args, &settings)?;
+    let heartbeat_interval = heartbeat(&args, &settings)?;
+    let limits = args.limits.to_limits().map_err(fail)?;
+
+    let declarations = declaration::load(&args.plugin_dir).map_err(input)?;
+    let wasm = component(&args, &declarations.runner().entrypoint)?;
+    let mut builder = Runtime::builder().limits(limits);
+    if let Some(dir) = args.compile_cache_dir() {
+        builder = builder.compile_cache(dir);
+    }
+    let runtime = builder.build().map_err(input)?;
+    let manifest = Manifest::load(&args.plugin_dir.join("manifest.yaml")).map_err(input)?;
+    let plugin = runtime
+        .load_plugin(&wasm)
+        .map_err(input)?
+        .with_manifest(&manifest);
+    let memory = plugin.memory_limit(runtime.limits().memory_bytes);
+    let for_daemon = declarations.for_daemon(memory).map_err(input)?;
+    for note in for_daemon.notes() {
+        tracing::info!(target: "dify_wasm::serve", "{note}");
+    }
+    tracing::info!(
+        target: "dify_wasm::serve",
+        "serving `{}` (provider `{}`, {} tools, dify:plugin@{}) from {}",
+        declarations.identity(),
+        declarations.provider_name(),
+        declarations.tools().len(),
+        plugin.contract_version(),
+        wasm.display()
+    );
+    let served = Arc::new(ServedPlugin::new(
+        runtime,
+        plugin,
+        declarations.provider_name(),
+        declarations.tools().iter().map(|t| t.name.clone()),
+    ));
+    let connection = ConnectionOptions {
+        heartbeat_interval,
+        max_line_bytes: args.max_line_bytes,
+        ..ConnectionOptions::default()
+    };
+    let served_result = match method {
+        Method::Local => serve_stdio(served, &connection).await,
+        Method::Remote { address, key } => {
+            let registration = Registration {
+                manifest: for_daemon.manifest().clone(),
+                tool_provider: for_daemon.tool_provider().clone(),
+                assets: declarations
+                    .assets()
+                    .iter()
+                    .map(|a| (a.name.clone(), a.bytes.clone()))
+                    .collect(),
+            };
+            let mut options = RemoteDebugOptions::new(address, key);
+            options.max_attempts = args.max_attempts;
+            options.connection = ConnectionOptions {
+                plain_text_is_refusal: true,
+                ..connection
+            };
+            serve_remote_debug(served, &registration, &options).await
+        }
+    };
+    served_result.map_err(|e| Failure::Invocation(e.into()))
+}

@@ -1,0 +1,225 @@
+//! Tool calls a served plugin makes go back over the connection the daemon called it on: each
+//! is a session `invoke` message with a fresh `backwards_request_id`, and the daemon's
+//! `backwards_response` lines are routed to the call's stream by that id.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::Stream;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use dify_plugin_protocol::serving::{BackwardsToolCall, ToolType as WireToolType, session_invoke};
+
+use crate::backend::daemon::classify_error;
+use crate::backend::{MessageStream, ToolBackend, ToolRequest};
+use crate::contract::ToolInvokeMessage;
+use crate::error::ToolError;
+use crate::serve::connection::Outbox;
+use crate::session::SessionContext;
+use crate::wire::dify_json::from_dify_json;
+
+/// Answers the daemon may send for one call before the plugin reads them. The daemon's own
+/// buffer per response is 1024; a plugin that falls further behind loses the call (with an
+/// error saying so), not the connection: the reader of the connection never waits for one
+/// plugin.
+pub(crate) const ROUTE_BUFFER: usize = 1024;
+
+/// One `backwards_response` event.
+#[derive(Debug, Clone)]
+pub(crate) enum Answer {
+    /// One message of the called tool, as Dify JSON.
+    Response(Value),
+    /// The call failed; the daemon's or Dify's text.
+    Error(String),
+    /// The call is over.
+    End,
+}
+
+struct Route {
+    answers: mpsc::Sender<Answer>,
+    overflowed: Arc<AtomicBool>,
+}
+
+/// The calls in flight on one connection, by `backwards_request_id`.
+#[derive(Clone, Default)]
+pub(crate) struct Routes {
+    inner: Arc<Mutex<HashMap<String, Route>>>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Routes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
+        // A poisoned lock only means another thread panicked while holding it; the map
+        // itself is always consistent (single inserts and removes).
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands an answer to its call without waiting. `false` when no call waits for it (it
+    /// ended, was dropped, or never existed).
+    pub(crate) fn deliver(&self, request_id: &str, answer: Answer) -> bool {
+        let mut routes = self.lock();
+        let Some(route) = routes.get(request_id) else {
+            return false;
+        };
+        match route.answers.try_send(answer) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                route.overflowed.store(true, Ordering::Relaxed);
+                routes.remove(request_id);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                routes.remove(request_id);
+                false
+            }
+        }
+    }
+
+    /// Ends every call in flight: their streams fail, saying the connection closed.
+    pub(crate) fn close_all(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.lock().clear();
+    }
+
+    fn open(&self, request_id: &str) -> (mpsc::Receiver<Answer>, Arc<AtomicBool>) {
+        let (answers, rx) = mpsc::channel(ROUTE_BUFFER);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let mut routes = self.lock();
+        if self.closed.load(Ordering::Relaxed) {
+            // No answer can come any more: the stream ends at once, saying why.
+            return (rx, overflowed);
+        }
+        routes.insert(
+            request_id.to_owned(),
+            Route {
+                answers,
+                overflowed: overflowed.clone(),
+            },
+        );
+        (rx, overflowed)
+    }
+
+    fn remove(&self, request_id: &str) {
+        self.lock().remove(request_id);
+    }
+}
+
+/// The backend of one forward session: sends each tool call to the daemon as an `invoke`
+/// message of that session.
+pub(crate) struct ConnectionBackend {
+    pub(crate) session_id: String,
+    pub(crate) outbox: Outbox,
+    pub(crate) routes: Routes,
+}
+
+#[async_trait::async_trait]
+impl ToolBackend for ConnectionBackend {
+    async fn invoke(
+        &self,
+        _session: &SessionContext,
+        request: ToolRequest,
+    ) -> Result<MessageStream, ToolError> {
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let (answers, overflowed) = self.routes.open(&request_id);
+        let stream = RouteStream {
+            answers,
+            overflowed,
+            request_id: request_id.clone(),
+            routes: self.routes.clone(),
+            done: false,
+        };
+        let call = BackwardsToolCall {
+            backwards_request_id: request_id,
+            tool_type: match request.tool_type {
+                crate::contract::ToolType::Builtin => WireToolType::Builtin,
+                crate::contract::ToolType::Workflow => WireToolType::Workflow,
+                crate::contract::ToolType::Api => WireToolType::Api,
+                crate::contract::ToolType::Mcp => WireToolType::Mcp,
+            },
+            provider: request.provider,
+            tool: request.tool,
+            tool_parameters: request.parameters,
+            credential_id: request.credential_id,
+        };
+        let line = session_invoke(&self.session_id, call);
+        if self.outbox.send(Bytes::from(line)).await.is_err() {
+            return Err(connection_closed());
+        }
+        Ok(Box::pin(stream))
+    }
+}
+
+fn connection_closed() -> ToolError {
+    ToolError::BackendUnreachable(
+        "the connection to the plugin daemon closed before the tool call ended".into(),
+    )
+}
+
+/// The answers of one call, as messages; removes its route when dropped, so late answers are
+/// dropped rather than buffered.
+struct RouteStream {
+    answers: mpsc::Receiver<Answer>,
+    overflowed: Arc<AtomicBool>,
+    request_id: String,
+    routes: Routes,
+    done: bool,
+}
+
+impl Drop for RouteStream {
+    fn drop(&mut self) {
+        self.routes.remove(&self.request_id);
+    }
+}
+
+impl Stream for RouteStream {
+    type Item = Result<ToolInvokeMessage, ToolError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let answer = match self.answers.poll_recv(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(answer) => answer,
+        };
+        let item = match answer {
+            Some(Answer::Response(value)) => match from_dify_json(&value) {
+                Ok(message) => Some(Ok(message)),
+                Err(e) => {
+                    self.done = true;
+                    Some(Err(ToolError::BackendFailed {
+                        status: None,
+                        code: Some("invalid_message".into()),
+                        message: format!(
+                            "the plugin daemon answered the tool call with a malformed message: {e}"
+                        ),
+                    }))
+                }
+            },
+            Some(Answer::Error(text)) => {
+                self.done = true;
+                Some(Err(classify_error(text)))
+            }
+            Some(Answer::End) => {
+                self.done = true;
+                None
+            }
+            None => {
+                self.done = true;
+                Some(Err(if self.overflowed.load(Ordering::Relaxed) {
+                    ToolError::LimitExceeded(format!(
+                        "the plugin fell more than {ROUTE_BUFFER} messages behind the answers to its tool call; read the stream as it arrives"
+                    ))
+                } else {
+                    connection_closed()
+                }))
+            }
+        };
+        Poll::Ready(item)
+    }
+}

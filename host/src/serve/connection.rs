@@ -1,0 +1,316 @@
+//! The plugin side of the daemon's protocol over one link, whatever carries it: forward
+//! requests in, each run as its own session concurrently; session messages, heartbeats and
+//! backwards calls out; `backwards_response` lines routed to the calls waiting for them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use dify_plugin_protocol::serving::{
+    self, BackwardsEvent, DaemonMessage, HEARTBEAT, Line, LineSplitter, SessionError,
+    decode_daemon_line, session_end, session_error,
+};
+
+use crate::serve::backwards::{Answer, Routes};
+use crate::serve::error_type;
+use crate::serve::served::ServedPlugin;
+use crate::serve::session::run_session;
+
+/// Lines waiting to be written. Bounded, so a daemon that stops reading slows the sessions
+/// down instead of growing the host's memory.
+pub(crate) type Outbox = mpsc::Sender<Bytes>;
+const OUTBOX_LINES: usize = 256;
+/// Bytes read from the link at once.
+const READ_CHUNK: usize = 64 << 10;
+
+/// How one connection behaves.
+#[derive(Debug, Clone)]
+pub struct ConnectionOptions {
+    /// Time between heartbeats; the first goes out at once. The daemon drops a plugin after
+    /// 60 s (remote) or 120 s (local) without one.
+    pub heartbeat_interval: Duration,
+    /// The longest line accepted from the daemon; a longer request fails alone, with an error
+    /// to its session.
+    pub max_line_bytes: usize,
+    /// Whether a line of plain text from the daemon means it refused the plugin, as the
+    /// remote-debug port answers a bad registration. Elsewhere it is only logged.
+    pub plain_text_is_refusal: bool,
+    /// The longest line the daemon reads from the plugin, when it has a limit (the local
+    /// runtime stops reading stdout after a 5 MiB line and shuts the plugin down). A longer
+    /// message fails its session instead.
+    pub max_output_line_bytes: Option<usize>,
+    /// Whether sessions still running when the daemon closes the link may finish (stdio: the
+    /// daemon may close stdin and still read stdout) or are stopped at once (TCP: nobody is
+    /// left to read their answers).
+    pub drain_on_close: bool,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        ConnectionOptions {
+            heartbeat_interval: Duration::from_secs(10),
+            max_line_bytes: serving::DEFAULT_MAX_LINE_BYTES,
+            plain_text_is_refusal: false,
+            max_output_line_bytes: None,
+            drain_on_close: false,
+        }
+    }
+}
+
+/// How a connection ended.
+#[derive(Debug)]
+pub enum ConnectionEnd {
+    /// The daemon closed the link.
+    Closed,
+    /// The daemon sent a line of plain text, its way of refusing the plugin.
+    Refused(String),
+    /// Reading or writing failed.
+    Failed(std::io::Error),
+}
+
+/// Serves `served` over one link until the daemon closes it.
+pub async fn run<R, W>(
+    served: Arc<ServedPlugin>,
+    mut reader: R,
+    writer: W,
+    options: &ConnectionOptions,
+) -> ConnectionEnd
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (outbox, lines) = mpsc::channel::<Bytes>(OUTBOX_LINES);
+    let mut writer_task = tokio::spawn(write_lines(writer, lines));
+    let heartbeat = tokio::spawn(heartbeats(outbox.clone(), options.heartbeat_interval));
+    let routes = Routes::default();
+    let mut sessions: JoinSet<String> = JoinSet::new();
+    let mut active: HashSet<String> = HashSet::new();
+    let mut splitter = LineSplitter::new(options.max_line_bytes);
+    let mut chunk = vec![0u8; READ_CHUNK];
+
+    let mut end = loop {
+        tokio::select! {
+            read = reader.read(&mut chunk) => {
+                let n = match read {
+                    Ok(0) => break ConnectionEnd::Closed,
+                    Ok(n) => n,
+                    Err(e) => break ConnectionEnd::Failed(e),
+                };
+                splitter.push(chunk.get(..n).unwrap_or_default());
+                let mut refused = None;
+                while let Some(item) = splitter.next_line() {
+                    let ctx = Ctx { served: &served, outbox: &outbox, routes: &routes, options };
+                    if let Some(text) = handle(item, &ctx, &mut sessions, &mut active) {
+                        refused = Some(text);
+                        break;
+                    }
+                }
+                if let Some(text) = refused {
+                    break ConnectionEnd::Refused(text);
+                }
+            }
+            Some(done) = sessions.join_next(), if !sessions.is_empty() => {
+                if let Ok(id) = done {
+                    active.remove(&id);
+                }
+            }
+            written = &mut writer_task => {
+                break match written {
+                    Ok(Err(e)) => ConnectionEnd::Failed(e),
+                    _ => ConnectionEnd::Closed,
+                };
+            }
+        }
+    };
+
+    if let ConnectionEnd::Refused(text) = &mut end {
+        // The daemon may explain itself over several lines before it closes.
+        collect_refusal(&mut reader, &mut splitter, &mut chunk, text).await;
+    }
+    // No answer to a backwards call can arrive any more.
+    routes.close_all();
+    if options.drain_on_close && matches!(end, ConnectionEnd::Closed) {
+        while sessions.join_next().await.is_some() {}
+    } else {
+        sessions.abort_all();
+        while sessions.join_next().await.is_some() {}
+    }
+    heartbeat.abort();
+    drop(outbox);
+    if !writer_task.is_finished() {
+        // Let what the sessions wrote reach the daemon; a daemon that stopped reading does
+        // not hold the host up for long.
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer_task).await;
+        writer_task.abort();
+    }
+    end
+}
+
+/// What handling one line needs.
+struct Ctx<'a> {
+    served: &'a Arc<ServedPlugin>,
+    outbox: &'a Outbox,
+    routes: &'a Routes,
+    options: &'a ConnectionOptions,
+}
+
+/// Handles one line from the daemon; `Some(text)` when the daemon refused the plugin.
+fn handle(
+    item: Line,
+    ctx: &Ctx<'_>,
+    sessions: &mut JoinSet<String>,
+    active: &mut HashSet<String>,
+) -> Option<String> {
+    let line = match item {
+        Line::Complete(line) => line,
+        Line::Oversized(oversized) => {
+            let session_id = oversized.session_id();
+            let e = oversized.error();
+            tracing::warn!(session = session_id.as_deref().unwrap_or("?"), "{e}");
+            if let Some(id) = session_id
+                && !active.contains(&id)
+            {
+                fail_session(ctx.outbox, &id, error_type::INVALID_REQUEST, &e.to_string());
+            }
+            return None;
+        }
+    };
+    match decode_daemon_line(&line) {
+        Ok(DaemonMessage::Request(request)) => {
+            let id = request.session_id.clone();
+            if !active.insert(id.clone()) {
+                tracing::warn!(session = %id, "the daemon reused the id of a running session");
+                fail_session(
+                    ctx.outbox,
+                    &id,
+                    error_type::INVALID_REQUEST,
+                    "a session with this id is already running",
+                );
+                return None;
+            }
+            let served = ctx.served.clone();
+            let outbox = ctx.outbox.clone();
+            let routes = ctx.routes.clone();
+            let max_line = ctx.options.max_output_line_bytes;
+            sessions.spawn(async move {
+                run_session(served, *request, outbox, routes, max_line).await;
+                id
+            });
+        }
+        Ok(DaemonMessage::BackwardsResponse(response)) => {
+            let answer = match response.event {
+                BackwardsEvent::Response(data) => Answer::Response(data),
+                BackwardsEvent::Error(text) => Answer::Error(text),
+                BackwardsEvent::End => Answer::End,
+            };
+            if !ctx.routes.deliver(&response.backwards_request_id, answer) {
+                tracing::debug!(
+                    request = %response.backwards_request_id,
+                    "an answer for a tool call that no longer waits, dropped"
+                );
+            }
+        }
+        Ok(DaemonMessage::Rejection(rejection)) => {
+            if ctx.options.plain_text_is_refusal {
+                return Some(rejection.to_string());
+            }
+            tracing::warn!("the plugin daemon sent a line that is not JSON, ignored: {rejection}");
+        }
+        Ok(DaemonMessage::Ignored { event, .. }) => {
+            tracing::debug!("ignored a `{event}` event from the plugin daemon");
+        }
+        Err(e) => {
+            let session = e.session_id.clone();
+            tracing::warn!(
+                session = session.as_deref().unwrap_or("?"),
+                "malformed line from the plugin daemon: {e}"
+            );
+            if let Some(id) = session
+                && !active.contains(&id)
+            {
+                fail_session(ctx.outbox, &id, error_type::INVALID_REQUEST, &e.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Reads what else the daemon says before it closes (briefly, and at most a few KiB), so the
+/// refusal is reported in full.
+async fn collect_refusal<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    splitter: &mut LineSplitter,
+    chunk: &mut [u8],
+    text: &mut String,
+) {
+    const MAX_TEXT: usize = 4 << 10;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while text.len() < MAX_TEXT {
+        while let Some(Line::Complete(line)) = splitter.next_line() {
+            let more = String::from_utf8_lossy(&line);
+            let more = more.trim();
+            if !more.is_empty() {
+                text.push_str("; ");
+                text.push_str(more);
+            }
+        }
+        match tokio::time::timeout_at(deadline, reader.read(chunk)).await {
+            Ok(Ok(n)) if n > 0 => splitter.push(chunk.get(..n).unwrap_or_default()),
+            _ => break,
+        }
+    }
+    if text.len() > MAX_TEXT {
+        let mut cut = MAX_TEXT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+}
+
+/// Answers a session the host could not start with `error` and `end`, without waiting: the
+/// reader must never block, and a full outbox means the daemon is not reading anyway.
+fn fail_session(outbox: &Outbox, session_id: &str, error_type: &str, message: &str) {
+    let error = session_error(session_id, SessionError::new(error_type, message));
+    let end = session_end(session_id);
+    let outbox = outbox.clone();
+    tokio::spawn(async move {
+        if outbox.send(Bytes::from(error)).await.is_ok() {
+            let _ = outbox.send(Bytes::from(end)).await;
+        }
+    });
+}
+
+async fn heartbeats(outbox: Outbox, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if outbox.send(Bytes::from_static(HEARTBEAT)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes lines as they come, flushing whenever no more are waiting, so a burst goes out in
+/// few writes and a lone line at once.
+async fn write_lines<W: AsyncWrite + Unpin>(
+    writer: W,
+    mut lines: mpsc::Receiver<Bytes>,
+) -> std::io::Result<()> {
+    let mut writer = BufWriter::with_capacity(64 << 10, writer);
+    while let Some(line) = lines.recv().await {
+        writer.write_all(&line).await?;
+        while let Ok(line) = lines.try_recv() {
+            writer.write_all(&line).await?;
+        }
+        writer.flush().await?;
+    }
+    writer.flush().await?;
+    writer.shutdown().await.or(Ok(()))
+}

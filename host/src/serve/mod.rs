@@ -1,0 +1,17 @@
+//! Serving a plugin to a Dify plugin daemon, so that Dify calls it like any plugin: the
+//! protocol once ([`connection`]), over the daemon's two transports for a plugin process:
+//! remote debugging over TCP ([`remote_debug`]) and the local runtime's stdin and stdout
+//! ([`stdio`]).
+
+mod backwards;
+pub mod connection;
+mod error_type;
+pub mod remote_debug;
+mod served;
+mod session;
+pub mod stdio;
+
+pub use connection::{ConnectionEnd, ConnectionOptions};
+pub use remote_debug::{RemoteDebugOptions, serve_remote_debug};
+pub use served::{ServeError, ServedPlugin};
+pub use stdio::serve_stdio;

@@ -1,0 +1,67 @@
+//! What is served: one plugin component with the provider and tools its declarations name.
+
+use std::collections::BTreeSet;
+
+use crate::runtime::Runtime;
+use crate::runtime::plugin::Plugin;
+
+/// A plugin ready to serve: the runtime that runs it, the loaded component, and the names a
+/// forward request may use (its provider, its tools). Requests for anything else are answered
+/// with an error without starting an instance.
+#[derive(Clone)]
+pub struct ServedPlugin {
+    pub(crate) runtime: Runtime,
+    pub(crate) plugin: Plugin,
+    pub(crate) provider: String,
+    pub(crate) tools: BTreeSet<String>,
+}
+
+impl ServedPlugin {
+    /// Serves `plugin` as the tool provider `provider` (its `identity.name`) with `tools`.
+    pub fn new(
+        runtime: Runtime,
+        plugin: Plugin,
+        provider: impl Into<String>,
+        tools: impl IntoIterator<Item = String>,
+    ) -> ServedPlugin {
+        ServedPlugin {
+            runtime,
+            plugin,
+            provider: provider.into(),
+            tools: tools.into_iter().collect(),
+        }
+    }
+
+    /// The provider's name, as forward requests name it.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+}
+
+/// Why serving stopped for good.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The daemon refused the plugin's registration (invalid key, invalid declaration, ...)
+    /// with a line of text, as it does.
+    #[error("the plugin daemon at {address} refused the plugin: {text}")]
+    Refused {
+        /// The daemon's address.
+        address: String,
+        /// The daemon's own words.
+        text: String,
+    },
+    /// The daemon could not be reached, and retrying is over.
+    #[error("cannot reach the plugin daemon at {address}: {message}")]
+    Unreachable {
+        /// The daemon's address.
+        address: String,
+        /// The last failure.
+        message: String,
+    },
+    /// Reading or writing the transport failed.
+    #[error("the connection to the plugin daemon failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The registration messages could not be built.
+    #[error("cannot build the registration for the plugin daemon: {0}")]
+    Registration(String),
+}
