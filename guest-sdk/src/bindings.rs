@@ -4,7 +4,7 @@
 //! generated type, and a change in wit-bindgen's output stays inside this crate.
 
 wit_bindgen::generate!({
-    path: "/tmp/witfix/0.2.0",
+    path: "../wit/0.2.0",
     world: "tool-plugin",
     pub_export_macro: true,
     export_macro_name: "export",

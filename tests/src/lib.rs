@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 /// The `showcase` example: one tool per behaviour (`echo`, `all_messages`, `count`,
-/// `keywords`, `fail`).
+/// `keywords`, `fail`, `greet`, `palette`, `whoami`) and every provider action (credential
+/// validation, runtime parameters, dynamic options, OAuth).
 pub const SHOWCASE: &str = env!("DIFY_GUEST_SHOWCASE");
 /// The `relay` example: calls any tool and re-emits its messages.
 pub const RELAY: &str = env!("DIFY_GUEST_RELAY");
