@@ -3,6 +3,7 @@
 //! against real HTTP servers on 127.0.0.1.
 
 mod common;
+mod contract_versions;
 mod daemon;
 mod inner_api;
 mod invoke;

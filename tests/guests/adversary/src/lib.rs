@@ -42,6 +42,34 @@ impl Plugin for Adversary {
             other => Err(Error::unknown_tool(other)),
         }
     }
+
+    /// Misbehaves while Dify only asks it to check credentials, as `attack` says: `spin`
+    /// forever, `panic`, or `emit` a message (only a tool's invocation may; the host's refusal
+    /// comes back as the validation's error text).
+    fn validate_credentials(credentials: &Value) -> Result<(), Error> {
+        match credentials.get("attack").and_then(Value::as_str) {
+            Some("spin") => spin(),
+            Some("panic") => panic_loudly(),
+            Some("emit") => {
+                let message = dify_plugin::bindings::dify::plugin::types::ToolInvokeMessage {
+                    payload: dify_plugin::bindings::dify::plugin::types::MessagePayload::Text(
+                        "smuggled".into(),
+                    ),
+                    meta: None,
+                };
+                match dify_plugin::bindings::dify::plugin::output::emit(&message) {
+                    Ok(()) => Err(Error::InvalidCredentials(
+                        "the host accepted the message".into(),
+                    )),
+                    Err(e) => Err(Error::InvalidCredentials(format!(
+                        "refused: {}",
+                        Error::from(e)
+                    ))),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 dify_plugin::export_plugin!(Adversary);
