@@ -703,3 +703,28 @@ fn remote_backend_errors_say_what_to_do() {
         &refused,
     );
 }
+
+#[test]
+fn a_component_built_against_the_0_1_0_contract_still_runs_and_calls_tools() {
+    // legacy (dify:plugin@0.1.0) calls showcase (0.2.0) served by --plugin.
+    let out = run(&[
+        "run",
+        artifacts::LEGACY,
+        "--allow-tools",
+        "--plugin",
+        &format!("{}={}", artifacts::SHOWCASE_ID, artifacts::SHOWCASE),
+        "--tool",
+        "relay",
+        "--params",
+        &json!({"provider": artifacts::SHOWCASE_ID, "tool": "echo", "parameters": {"text": "old meets new"}})
+            .to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout_json(&out),
+        vec![
+            json!({"type": "text", "message": {"text": "old meets new"}, "meta": null}),
+            json!({"type": "json", "message": {"json_object": {"echo": "old meets new"}}, "meta": null}),
+        ]
+    );
+}

@@ -2,7 +2,7 @@
 //! requests in, each run as its own session concurrently; session messages, heartbeats and
 //! backwards calls out; `backwards_response` lines routed to the calls waiting for them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,8 +88,11 @@ where
     let mut writer_task = tokio::spawn(write_lines(writer, lines));
     let heartbeat = tokio::spawn(heartbeats(outbox.clone(), options.heartbeat_interval));
     let routes = Routes::default();
-    let mut sessions: JoinSet<String> = JoinSet::new();
+    let mut sessions: JoinSet<()> = JoinSet::new();
+    // Running sessions by id, and the task of each, so a finished task frees its id however
+    // it ended.
     let mut active: HashSet<String> = HashSet::new();
+    let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut splitter = LineSplitter::new(options.max_line_bytes);
     let mut chunk = vec![0u8; READ_CHUNK];
 
@@ -105,7 +108,8 @@ where
                 let mut refused = None;
                 while let Some(item) = splitter.next_line() {
                     let ctx = Ctx { served: &served, outbox: &outbox, routes: &routes, options };
-                    if let Some(text) = handle(item, &ctx, &mut sessions, &mut active) {
+                    let running = Running { sessions: &mut sessions, active: &mut active, tasks: &mut tasks };
+                    if let Some(text) = handle(item, &ctx, running) {
                         refused = Some(text);
                         break;
                     }
@@ -114,8 +118,12 @@ where
                     break ConnectionEnd::Refused(text);
                 }
             }
-            Some(done) = sessions.join_next(), if !sessions.is_empty() => {
-                if let Ok(id) = done {
+            Some(done) = sessions.join_next_with_id(), if !sessions.is_empty() => {
+                let task = match done {
+                    Ok((task, _)) => task,
+                    Err(e) => e.id(),
+                };
+                if let Some(id) = tasks.remove(&task) {
                     active.remove(&id);
                 }
             }
@@ -159,13 +167,20 @@ struct Ctx<'a> {
     options: &'a ConnectionOptions,
 }
 
+/// The sessions running on the connection.
+struct Running<'a> {
+    sessions: &'a mut JoinSet<()>,
+    active: &'a mut HashSet<String>,
+    tasks: &'a mut HashMap<tokio::task::Id, String>,
+}
+
 /// Handles one line from the daemon; `Some(text)` when the daemon refused the plugin.
-fn handle(
-    item: Line,
-    ctx: &Ctx<'_>,
-    sessions: &mut JoinSet<String>,
-    active: &mut HashSet<String>,
-) -> Option<String> {
+fn handle(item: Line, ctx: &Ctx<'_>, running: Running<'_>) -> Option<String> {
+    let Running {
+        sessions,
+        active,
+        tasks,
+    } = running;
     let line = match item {
         Line::Complete(line) => line,
         Line::Oversized(oversized) => {
@@ -197,10 +212,8 @@ fn handle(
             let outbox = ctx.outbox.clone();
             let routes = ctx.routes.clone();
             let max_line = ctx.options.max_output_line_bytes;
-            sessions.spawn(async move {
-                run_session(served, *request, outbox, routes, max_line).await;
-                id
-            });
+            let task = sessions.spawn(run_session(served, *request, outbox, routes, max_line));
+            tasks.insert(task.id(), id);
         }
         Ok(DaemonMessage::BackwardsResponse(response)) => {
             let answer = match response.event {
@@ -273,17 +286,18 @@ async fn collect_refusal<R: AsyncRead + Unpin>(
     }
 }
 
-/// Answers a session the host could not start with `error` and `end`, without waiting: the
-/// reader must never block, and a full outbox means the daemon is not reading anyway.
+/// Answers a session the host could not start with `error` and `end` (one write, so they
+/// stay together), without waiting: the reader must never block, and a full outbox means the
+/// daemon is not reading anyway, so the answer is dropped and logged.
 fn fail_session(outbox: &Outbox, session_id: &str, error_type: &str, message: &str) {
-    let error = session_error(session_id, SessionError::new(error_type, message));
-    let end = session_end(session_id);
-    let outbox = outbox.clone();
-    tokio::spawn(async move {
-        if outbox.send(Bytes::from(error)).await.is_ok() {
-            let _ = outbox.send(Bytes::from(end)).await;
-        }
-    });
+    let mut lines = session_error(session_id, SessionError::new(error_type, message));
+    lines.extend_from_slice(&session_end(session_id));
+    if outbox.try_send(Bytes::from(lines)).is_err() {
+        tracing::warn!(
+            session = session_id,
+            "the plugin daemon is not reading; the error answer to this session was dropped"
+        );
+    }
 }
 
 async fn heartbeats(outbox: Outbox, interval: Duration) {
