@@ -32,12 +32,12 @@ pub enum Command {
     /// Invokes one tool of a plugin and prints each message it emits as one line of Dify's
     /// ToolInvokeMessage JSON ({"type":…,"message":…,"meta":…}), as soon as it is emitted.
     #[command(after_help = RUN_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serves a plugin directory to a Dify plugin daemon, so that Dify calls it like any plugin:
     /// over the daemon's remote-debug port (INSTALL_METHOD=remote) or over stdin and stdout as
     /// the daemon's local runtime starts plugins (INSTALL_METHOD=local).
     #[command(after_help = SERVE_HELP)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 const SERVE_HELP: &str = "\

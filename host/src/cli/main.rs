@@ -37,8 +37,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve(_)));
     let result = match cli.command {
-        Command::Run(args) => run(args).await,
-        Command::Serve(args) => serve::serve(args).await,
+        Command::Run(args) => run(*args).await,
+        Command::Serve(args) => serve::serve(*args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
