@@ -32,14 +32,29 @@ fn input<E: Into<anyhow::Error>>(e: E) -> Failure {
     Failure::Input(e.into())
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve(_)));
-    let result = match cli.command {
-        Command::Run(args) => run(*args).await,
-        Command::Serve(args) => serve::serve(*args).await,
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
     };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run(*args).await,
+            Command::Serve(args) => serve::serve(*args).await,
+        }
+    });
+    // A read of stdin in progress (serving over stdio) cannot be cancelled; waiting for it
+    // would keep a failed server alive until the daemon closes stdin. Everything that had to
+    // be written was flushed before `block_on` returned.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(e)) => {

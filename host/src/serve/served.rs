@@ -58,9 +58,10 @@ pub enum ServeError {
         /// The last failure.
         message: String,
     },
-    /// Reading or writing the transport failed.
+    /// Reading or writing the transport failed. (The cause is in the text, not kept as a
+    /// source, so a chain printed whole says it once.)
     #[error("the connection to the plugin daemon failed: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The registration messages could not be built.
     #[error("cannot build the registration for the plugin daemon: {0}")]
     Registration(String),

@@ -12,4 +12,5 @@ mod messages;
 mod recording;
 mod remote;
 mod sandbox;
+mod serve_remote;
 mod streaming;
