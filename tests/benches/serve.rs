@@ -18,6 +18,10 @@
 //! a no-op when it is fresh. `DIFY_WASM_BIN=/path/to/dify-wasm` uses that binary instead and
 //! builds nothing. Child processes use a compile cache of their own (a temporary directory):
 //! the first start compiles the plugin, the others load it from the cache.
+//!
+//! Arguments choose sections by name (`start`, `stdio`, `tcp-in-process-multi-thread`,
+//! `tcp-in-process-current-thread`, `tcp-cli`; any part of a name matches), for profiling one
+//! of them: `cargo bench -p dify-wasm-test-artifacts --bench serve -- tcp-cli`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -83,14 +87,44 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let mut table = Table::default();
+    let wanted = Sections::from_args();
     client.block_on(async {
-        starts(&env, &mut table).await;
-        stdio_load(&env, &mut table).await;
-        in_process_tcp(Executor::MultiThread, &mut table).await;
-        in_process_tcp(Executor::CurrentThread, &mut table).await;
-        cli_tcp(&env, &mut table).await;
+        if wanted.run("start") {
+            starts(&env, &mut table).await;
+        }
+        if wanted.run("stdio") {
+            stdio_load(&env, &mut table).await;
+        }
+        if wanted.run("tcp-in-process-multi-thread") {
+            in_process_tcp(Executor::MultiThread, &mut table).await;
+        }
+        if wanted.run("tcp-in-process-current-thread") {
+            in_process_tcp(Executor::CurrentThread, &mut table).await;
+        }
+        if wanted.run("tcp-cli") {
+            cli_tcp(&env, &mut table).await;
+        }
     });
     table.print();
+}
+
+/// The sections to run: those whose name contains one of the arguments (`cargo bench ...
+/// --bench serve -- tcp stdio`), all of them without one. Cargo's own flags are not filters.
+struct Sections(Vec<String>);
+
+impl Sections {
+    fn from_args() -> Sections {
+        Sections(
+            std::env::args()
+                .skip(1)
+                .filter(|a| !a.starts_with('-'))
+                .collect(),
+        )
+    }
+
+    fn run(&self, section: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|f| section.contains(f.as_str()))
+    }
 }
 
 /// Where the child processes come from and write to.

@@ -41,8 +41,19 @@ pub(crate) enum Answer {
 }
 
 struct Route {
+    /// The forward session the call belongs to.
+    session_id: String,
     answers: mpsc::Sender<Answer>,
-    overflowed: Arc<AtomicBool>,
+    /// Why the route was closed before the call's `end`, for the stream to report.
+    broken: Broken,
+}
+
+/// Why a call's answers stopped before its `end`, when the host stopped them.
+type Broken = Arc<Mutex<Option<ToolError>>>;
+
+fn break_route(route: &Route, error: ToolError) {
+    let mut broken = route.broken.lock().unwrap_or_else(|p| p.into_inner());
+    broken.get_or_insert(error);
 }
 
 /// The calls in flight on one connection, by `backwards_request_id`.
@@ -69,7 +80,12 @@ impl Routes {
         match route.answers.try_send(answer) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                route.overflowed.store(true, Ordering::Relaxed);
+                break_route(
+                    route,
+                    ToolError::LimitExceeded(format!(
+                        "the plugin fell more than {ROUTE_BUFFER} messages behind the answers to its tool call; read the stream as it arrives"
+                    )),
+                );
                 routes.remove(request_id);
                 true
             }
@@ -80,28 +96,47 @@ impl Routes {
         }
     }
 
+    /// Fails every call in flight of session `session_id` with `error`: the daemon sent
+    /// something for that session the host could not read, so an answer may be lost. `false`
+    /// when the session has no call in flight.
+    pub(crate) fn fail_session(&self, session_id: &str, error: &ToolError) -> bool {
+        let mut routes = self.lock();
+        let ids: Vec<String> = routes
+            .iter()
+            .filter(|(_, route)| route.session_id == session_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            if let Some(route) = routes.remove(id) {
+                break_route(&route, error.clone());
+            }
+        }
+        !ids.is_empty()
+    }
+
     /// Ends every call in flight: their streams fail, saying the connection closed.
     pub(crate) fn close_all(&self) {
         self.closed.store(true, Ordering::Relaxed);
         self.lock().clear();
     }
 
-    fn open(&self, request_id: &str) -> (mpsc::Receiver<Answer>, Arc<AtomicBool>) {
+    fn open(&self, request_id: &str, session_id: &str) -> (mpsc::Receiver<Answer>, Broken) {
         let (answers, rx) = mpsc::channel(ROUTE_BUFFER);
-        let overflowed = Arc::new(AtomicBool::new(false));
+        let broken = Broken::default();
         let mut routes = self.lock();
         if self.closed.load(Ordering::Relaxed) {
             // No answer can come any more: the stream ends at once, saying why.
-            return (rx, overflowed);
+            return (rx, broken);
         }
         routes.insert(
             request_id.to_owned(),
             Route {
+                session_id: session_id.to_owned(),
                 answers,
-                overflowed: overflowed.clone(),
+                broken: broken.clone(),
             },
         );
-        (rx, overflowed)
+        (rx, broken)
     }
 
     fn remove(&self, request_id: &str) {
@@ -125,10 +160,10 @@ impl ToolBackend for ConnectionBackend {
         request: ToolRequest,
     ) -> Result<MessageStream, ToolError> {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
-        let (answers, overflowed) = self.routes.open(&request_id);
+        let (answers, broken) = self.routes.open(&request_id, &self.session_id);
         let stream = RouteStream {
             answers,
-            overflowed,
+            broken,
             request_id: request_id.clone(),
             routes: self.routes.clone(),
             done: false,
@@ -164,7 +199,7 @@ fn connection_closed() -> ToolError {
 /// dropped rather than buffered.
 struct RouteStream {
     answers: mpsc::Receiver<Answer>,
-    overflowed: Arc<AtomicBool>,
+    broken: Broken,
     request_id: String,
     routes: Routes,
     done: bool,
@@ -211,13 +246,8 @@ impl Stream for RouteStream {
             }
             None => {
                 self.done = true;
-                Some(Err(if self.overflowed.load(Ordering::Relaxed) {
-                    ToolError::LimitExceeded(format!(
-                        "the plugin fell more than {ROUTE_BUFFER} messages behind the answers to its tool call; read the stream as it arrives"
-                    ))
-                } else {
-                    connection_closed()
-                }))
+                let broken = self.broken.lock().unwrap_or_else(|p| p.into_inner()).take();
+                Some(Err(broken.unwrap_or_else(connection_closed)))
             }
         };
         Poll::Ready(item)

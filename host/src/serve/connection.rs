@@ -16,6 +16,7 @@ use dify_plugin_protocol::serving::{
     decode_daemon_line, session_end, session_error,
 };
 
+use crate::error::ToolError;
 use crate::serve::backwards::{Answer, Routes};
 use crate::serve::error_type;
 use crate::serve::served::ServedPlugin;
@@ -85,8 +86,13 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (outbox, lines) = mpsc::channel::<Bytes>(OUTBOX_LINES);
-    let mut writer_task = tokio::spawn(write_lines(writer, lines));
-    let heartbeat = tokio::spawn(heartbeats(outbox.clone(), options.heartbeat_interval));
+    // Both stop with this future, however it ends: a dropped server must not go on beating
+    // (the daemon would keep the plugin installed and send it requests nobody reads).
+    let mut writer_task = AbortOnDrop(tokio::spawn(write_lines(writer, lines)));
+    let heartbeat = AbortOnDrop(tokio::spawn(heartbeats(
+        outbox.clone(),
+        options.heartbeat_interval,
+    )));
     let routes = Routes::default();
     let mut sessions: JoinSet<()> = JoinSet::new();
     // Running sessions by id, and the task of each, so a finished task frees its id however
@@ -127,7 +133,7 @@ where
                     active.remove(&id);
                 }
             }
-            written = &mut writer_task => {
+            written = &mut writer_task.0 => {
                 break match written {
                     Ok(Err(e)) => ConnectionEnd::Failed(e),
                     _ => ConnectionEnd::Closed,
@@ -148,15 +154,23 @@ where
         sessions.abort_all();
         while sessions.join_next().await.is_some() {}
     }
-    heartbeat.abort();
+    drop(heartbeat);
     drop(outbox);
-    if !writer_task.is_finished() {
+    if !writer_task.0.is_finished() {
         // Let what the sessions wrote reach the daemon; a daemon that stopped reading does
         // not hold the host up for long.
-        let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer_task).await;
-        writer_task.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer_task.0).await;
     }
     end
+}
+
+/// A task that is stopped when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What handling one line needs.
@@ -187,10 +201,8 @@ fn handle(item: Line, ctx: &Ctx<'_>, running: Running<'_>) -> Option<String> {
             let session_id = oversized.session_id();
             let e = oversized.error();
             tracing::warn!(session = session_id.as_deref().unwrap_or("?"), "{e}");
-            if let Some(id) = session_id
-                && !active.contains(&id)
-            {
-                fail_session(ctx.outbox, &id, error_type::INVALID_REQUEST, &e.to_string());
+            if let Some(id) = session_id {
+                unreadable(ctx, active, &id, &e.to_string(), e.code());
             }
             return None;
         }
@@ -243,14 +255,36 @@ fn handle(item: Line, ctx: &Ctx<'_>, running: Running<'_>) -> Option<String> {
                 session = session.as_deref().unwrap_or("?"),
                 "malformed line from the plugin daemon: {e}"
             );
-            if let Some(id) = session
-                && !active.contains(&id)
-            {
-                fail_session(ctx.outbox, &id, error_type::INVALID_REQUEST, &e.to_string());
+            if let Some(id) = session {
+                unreadable(ctx, active, &id, &e.to_string(), e.code());
             }
         }
     }
     None
+}
+
+/// A line naming session `id` could not be read. A session not running yet cannot start: it
+/// is answered with an error. A running one may have lost an answer to one of its tool calls:
+/// those calls fail, so the plugin sees the problem at once rather than wait or miss a
+/// message.
+fn unreadable(ctx: &Ctx<'_>, active: &HashSet<String>, id: &str, problem: &str, code: &str) {
+    if !active.contains(id) {
+        fail_session(ctx.outbox, id, error_type::INVALID_REQUEST, problem);
+        return;
+    }
+    let error = ToolError::BackendFailed {
+        status: None,
+        code: Some(code.to_owned()),
+        message: format!(
+            "the plugin daemon sent a line for this session that the host could not read, so an answer to the tool call may be lost: {problem}"
+        ),
+    };
+    if !ctx.routes.fail_session(id, &error) {
+        tracing::warn!(
+            session = id,
+            "the unreadable line was dropped: no tool call of this session waits for an answer"
+        );
+    }
 }
 
 /// Reads what else the daemon says before it closes (briefly, and at most a few KiB), so the

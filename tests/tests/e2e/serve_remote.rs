@@ -17,7 +17,7 @@ use dify_wasm_host::{Limits, Manifest, Runtime};
 use dify_wasm_test_artifacts as artifacts;
 use dify_wasm_test_artifacts::plugin_daemon::{
     BackwardsAnswer, BackwardsCall, BackwardsEvent, DaemonError, Envelope, PluginError,
-    RegisteredPlugin, Session, SessionEvent, SessionTranscript, TestDaemon, actions,
+    RegisteredPlugin, Session, SessionEvent, SessionTranscript, TestDaemon, actions, wire,
 };
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -281,7 +281,8 @@ async fn finish_relay(mut session: Session, call: BackwardsCall, answer: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_sends_the_key_declarations_and_icon_the_daemon_needs() {
-    let Connected { plugin, .. } = connect(Guest::Showcase).await;
+    let connected = connect(Guest::Showcase).await;
+    let plugin = &connected.plugin;
     let registration = &plugin.registration;
     assert_eq!(registration.key, KEY);
     let types = registration.message_types();
@@ -377,14 +378,15 @@ async fn the_memory_the_daemon_is_told_is_the_limit_the_host_enforces() {
         memory_bytes: 32 << 20,
         ..Limits::default()
     };
-    let Connected { plugin, .. } = connect_with(Guest::Adversary, limits, |_| {}).await;
+    let connected = connect_with(Guest::Adversary, limits, |_| {}).await;
+    let plugin = &connected.plugin;
     assert_eq!(
         plugin.registration.manifest["resource"]["memory"],
         json!(32 << 20)
     );
 
     let over = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("adversary", "alloc", json!({"mib": 48}), json!({})),
     )
     .await;
@@ -392,7 +394,7 @@ async fn the_memory_the_daemon_is_told_is_the_limit_the_host_enforces() {
     assert_eq!(error.error_type, "LimitExceededError");
     assert!(error.message.contains("32 MiB"), "{}", error.message);
     let within = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("adversary", "alloc", json!({"mib": 8}), json!({})),
     )
     .await;
@@ -402,11 +404,12 @@ async fn the_memory_the_daemon_is_told_is_the_limit_the_host_enforces() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_heartbeat_follows_end_at_once_then_one_per_interval() {
-    let interval = Duration::from_millis(300);
-    let Connected { plugin, .. } = connect_with(Guest::Showcase, Limits::default(), |o| {
+    let interval = Duration::from_millis(400);
+    let connected = connect_with(Guest::Showcase, Limits::default(), |o| {
         o.connection.heartbeat_interval = interval;
     })
     .await;
+    let plugin = &connected.plugin;
     let beats = plugin
         .wait_for_heartbeats(4, Duration::from_secs(10))
         .await
@@ -437,10 +440,11 @@ async fn a_heartbeat_follows_end_at_once_then_one_per_interval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_round_trips_text_the_daemon_sends_go_escaped() {
-    let Connected { plugin, .. } = connect(Guest::Showcase).await;
+    let connected = connect(Guest::Showcase).await;
+    let plugin = &connected.plugin;
     let said = "HI <&> \"quoted\" é 🙂 \u{2028}";
     let transcript = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("showcase", "echo", json!({"text": said}), json!({})),
     )
     .await;
@@ -462,9 +466,10 @@ async fn echo_round_trips_text_the_daemon_sends_go_escaped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_validated_by_the_plugin() {
-    let Connected { plugin, .. } = connect(Guest::Showcase).await;
+    let connected = connect(Guest::Showcase).await;
+    let plugin = &connected.plugin;
     let good = run(
-        &plugin,
+        plugin,
         actions::validate_tool_credentials("showcase", json!({"api_key": "sk-demo42"})),
     )
     .await;
@@ -472,7 +477,7 @@ async fn credentials_are_validated_by_the_plugin() {
     assert_eq!(good.streams(), [&json!({"result": true})]);
 
     let bad = run(
-        &plugin,
+        plugin,
         actions::validate_tool_credentials("showcase", json!({"api_key": "demo42"})),
     )
     .await;
@@ -485,9 +490,10 @@ async fn credentials_are_validated_by_the_plugin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn greet_has_its_runtime_parameter_only_with_a_credential() {
-    let Connected { plugin, .. } = connect(Guest::Showcase).await;
+    let connected = connect(Guest::Showcase).await;
+    let plugin = &connected.plugin;
     let with_key = run(
-        &plugin,
+        plugin,
         actions::get_tool_runtime_parameters("showcase", "greet", json!({"api_key": "sk-1"})),
     )
     .await;
@@ -504,7 +510,7 @@ async fn greet_has_its_runtime_parameter_only_with_a_credential() {
         }]})]
     );
     let without = run(
-        &plugin,
+        plugin,
         actions::get_tool_runtime_parameters("showcase", "greet", json!({})),
     )
     .await;
@@ -512,7 +518,7 @@ async fn greet_has_its_runtime_parameter_only_with_a_credential() {
 
     // Dify then sends the runtime parameter with the others.
     let greeted = run(
-        &plugin,
+        plugin,
         actions::invoke_tool(
             "showcase",
             "greet",
@@ -527,9 +533,10 @@ async fn greet_has_its_runtime_parameter_only_with_a_credential() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn palette_options_come_from_the_plugin() {
-    let Connected { plugin, .. } = connect(Guest::Showcase).await;
+    let connected = connect(Guest::Showcase).await;
+    let plugin = &connected.plugin;
     let options = run(
-        &plugin,
+        plugin,
         actions::fetch_parameter_options("showcase", "palette", "color", json!({})),
     )
     .await;
@@ -542,7 +549,7 @@ async fn palette_options_come_from_the_plugin() {
         ]})]
     );
     let not_dynamic = run(
-        &plugin,
+        plugin,
         actions::fetch_parameter_options("showcase", "echo", "text", json!({})),
     )
     .await;
@@ -558,12 +565,13 @@ async fn palette_options_come_from_the_plugin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_oauth_actions_run_the_plugins_flow() {
-    let Connected { plugin, .. } = connect(Guest::Showcase).await;
+    let connected = connect(Guest::Showcase).await;
+    let plugin = &connected.plugin;
     let client = json!({"client_id": "cid 1", "client_secret": "secret"});
     let redirect = "https://dify.example/cb?x=1";
 
     let url = run(
-        &plugin,
+        plugin,
         actions::get_authorization_url("showcase", redirect, client.clone()),
     )
     .await;
@@ -577,7 +585,7 @@ async fn the_oauth_actions_run_the_plugins_flow() {
     let callback =
         b"GET /oauth/callback?code=abc&state=xyz HTTP/1.1\r\nHost: dify.example\r\nAccept: */*\r\n\r\n";
     let credentials = run(
-        &plugin,
+        plugin,
         actions::get_credentials("showcase", redirect, client.clone(), callback),
     )
     .await;
@@ -591,7 +599,7 @@ async fn the_oauth_actions_run_the_plugins_flow() {
     );
 
     let refreshed = run(
-        &plugin,
+        plugin,
         actions::refresh_credentials(
             "showcase",
             redirect,
@@ -609,7 +617,7 @@ async fn the_oauth_actions_run_the_plugins_flow() {
     );
 
     let denied = run(
-        &plugin,
+        plugin,
         actions::get_credentials(
             "showcase",
             redirect,
@@ -629,7 +637,8 @@ async fn the_oauth_actions_run_the_plugins_flow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whoami_sees_the_user_app_conversation_and_message_of_the_request() {
-    let Connected { plugin, .. } = connect(Guest::Showcase).await;
+    let connected = connect(Guest::Showcase).await;
+    let plugin = &connected.plugin;
     let mut data = actions::invoke_tool("showcase", "whoami", json!({}), json!({}));
     data["credential_type"] = json!("oauth2");
     let envelope = Envelope {
@@ -638,7 +647,7 @@ async fn whoami_sees_the_user_app_conversation_and_message_of_the_request() {
         app_id: Some("app-1".into()),
         ..Envelope::default()
     };
-    let seen = run_with(&plugin, data, envelope).await;
+    let seen = run_with(plugin, data, envelope).await;
     assert_eq!(
         seen.streams(),
         [&json!({"type": "json", "message": {"json_object": {
@@ -652,7 +661,7 @@ async fn whoami_sees_the_user_app_conversation_and_message_of_the_request() {
 
     // Outside a chat app Dify sends no ids; nothing is made up.
     let bare = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("showcase", "whoami", json!({}), json!({})),
     )
     .await;
@@ -671,9 +680,10 @@ async fn whoami_sees_the_user_app_conversation_and_message_of_the_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_tools_providers_and_actions_fail_their_session_only() {
-    let Connected { plugin, .. } = connect(Guest::Showcase).await;
+    let connected = connect(Guest::Showcase).await;
+    let plugin = &connected.plugin;
     let no_tool = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("showcase", "nope", json!({}), json!({})),
     )
     .await;
@@ -682,14 +692,14 @@ async fn unknown_tools_providers_and_actions_fail_their_session_only() {
     assert!(error.message.contains("`nope`"), "{}", error.message);
 
     let no_params_tool = run(
-        &plugin,
+        plugin,
         actions::get_tool_runtime_parameters("showcase", "nope", json!({})),
     )
     .await;
     assert_eq!(failure(&no_params_tool).error_type, "ToolNotFoundError");
 
     let no_provider = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("elsewhere", "echo", json!({"text": "x"}), json!({})),
     )
     .await;
@@ -723,7 +733,7 @@ async fn unknown_tools_providers_and_actions_fail_their_session_only() {
     );
 
     let still = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("showcase", "echo", json!({"text": "still here"}), json!({})),
     )
     .await;
@@ -735,7 +745,8 @@ async fn unknown_tools_providers_and_actions_fail_their_session_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backwards_calls_relay_all_twelve_message_types() {
-    let Connected { plugin, .. } = connect(Guest::Relay).await;
+    let connected = connect(Guest::Relay).await;
+    let plugin = &connected.plugin;
     let payload: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
     let blob_meta = json!({"mime_type": "application/octet-stream", "filename": "payload.bin"});
     let answers: Vec<Value> = every_message_type()
@@ -754,7 +765,7 @@ async fn backwards_calls_relay_all_twelve_message_types() {
     plugin.answer_backwards_calls(move |_| BackwardsAnswer::stream(answered.clone()));
 
     let transcript = run_with(
-        &plugin,
+        plugin,
         relay_to("time", "current_time", json!({"timezone": "UTC"})),
         with_tool_credential("time", "cred-uuid-1"),
     )
@@ -827,11 +838,12 @@ async fn backwards_calls_relay_all_twelve_message_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backwards_call_without_a_credential_names_none() {
-    let Connected { plugin, .. } = connect(Guest::Relay).await;
+    let connected = connect(Guest::Relay).await;
+    let plugin = &connected.plugin;
     plugin.answer_backwards_calls(|_| BackwardsAnswer::stream([text("12:00")]));
     // A credential for another provider is not used for this one.
     let transcript = run_with(
-        &plugin,
+        plugin,
         relay_to("time", "current_time", json!({})),
         with_tool_credential("google", "cred-google"),
     )
@@ -847,7 +859,8 @@ async fn a_backwards_call_without_a_credential_names_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_concurrent_sessions_each_get_their_own_answers_out_of_order() {
     const SESSIONS: usize = 40;
-    let Connected { plugin, .. } = connect(Guest::Relay).await;
+    let connected = connect(Guest::Relay).await;
+    let plugin = &connected.plugin;
     plugin.answer_manually();
     let mut sessions = Vec::new();
     for n in 0..SESSIONS {
@@ -922,7 +935,8 @@ async fn forty_concurrent_sessions_each_get_their_own_answers_out_of_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backwards_error_mid_stream_fails_the_session_after_its_messages() {
-    let Connected { plugin, .. } = connect(Guest::Relay).await;
+    let connected = connect(Guest::Relay).await;
+    let plugin = &connected.plugin;
     plugin.answer_backwards_calls(|_| {
         vec![
             BackwardsAnswer::response(text("part 1")),
@@ -931,7 +945,7 @@ async fn a_backwards_error_mid_stream_fails_the_session_after_its_messages() {
             BackwardsAnswer::end(),
         ]
     });
-    let transcript = run(&plugin, relay_to("time", "no_such_tool", json!({}))).await;
+    let transcript = run(plugin, relay_to("time", "no_such_tool", json!({}))).await;
     assert_eq!(
         transcript.kinds(),
         ["invoke", "stream", "stream", "error", "end"]
@@ -949,9 +963,10 @@ async fn a_backwards_error_mid_stream_fails_the_session_after_its_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_tool_sends_its_messages_then_the_error() {
-    let Connected { plugin, .. } = connect(Guest::Showcase).await;
+    let connected = connect(Guest::Showcase).await;
+    let plugin = &connected.plugin;
     let transcript = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("showcase", "fail", json!({"message": "boom"}), json!({})),
     )
     .await;
@@ -965,8 +980,9 @@ async fn a_failing_tool_sends_its_messages_then_the_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_request_fails_its_session_and_the_others_go_on() {
-    let Connected { plugin, .. } = connect(Guest::Relay).await;
-    let (waiting, call) = relay_waiting(&plugin).await;
+    let connected = connect(Guest::Relay).await;
+    let plugin = &connected.plugin;
+    let (waiting, call) = relay_waiting(plugin).await;
 
     // Well-formed JSON that is not a request the host can read.
     let mut bogus_type = relay_to("time", "current_time", json!({}));
@@ -974,7 +990,7 @@ async fn a_malformed_request_fails_its_session_and_the_others_go_on() {
     let mut text_parameters = relay_to("time", "current_time", json!({}));
     text_parameters["tool_parameters"] = json!("not an object");
     for (data, names) in [(bogus_type, "bogus"), (text_parameters, "tool_parameters")] {
-        let transcript = run(&plugin, data).await;
+        let transcript = run(plugin, data).await;
         assert_eq!(transcript.kinds(), ["error", "end"]);
         let error = failure(&transcript);
         assert_eq!(error.error_type, "InvalidRequestError");
@@ -1023,25 +1039,27 @@ async fn a_malformed_request_fails_its_session_and_the_others_go_on() {
     );
 
     finish_relay(waiting, call, "12:00").await;
-    let after = run(&plugin, relay_to("time", "current_time", json!({}))).await;
-    assert_eq!(after.kinds(), ["invoke", "stream", "end"]);
+    plugin.answer_backwards_calls(|_| BackwardsAnswer::stream([text("12:01")]));
+    let after = run(plugin, relay_to("time", "current_time", json!({}))).await;
+    assert_eq!(after.streams(), [&text("12:01")]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_request_fails_its_session_and_the_others_go_on() {
     let max = 16 << 10;
-    let Connected { plugin, .. } = connect_with(Guest::Relay, Limits::default(), |o| {
+    let connected = connect_with(Guest::Relay, Limits::default(), |o| {
         o.connection.max_line_bytes = max;
     })
     .await;
-    let (waiting, call) = relay_waiting(&plugin).await;
+    let plugin = &connected.plugin;
+    let (waiting, call) = relay_waiting(plugin).await;
 
     let huge = relay_to(
         "time",
         "current_time",
         json!({"padding": "x".repeat(2 * max)}),
     );
-    let transcript = run(&plugin, huge).await;
+    let transcript = run(plugin, huge).await;
     assert_eq!(transcript.kinds(), ["error", "end"]);
     let error = failure(&transcript);
     assert_eq!(error.error_type, "InvalidRequestError");
@@ -1053,9 +1071,79 @@ async fn an_oversized_request_fails_its_session_and_the_others_go_on() {
 
     finish_relay(waiting, call, "still served").await;
     plugin.answer_backwards_calls(|_| BackwardsAnswer::stream([text("fits")]));
-    let after = run(&plugin, relay_to("time", "current_time", json!({}))).await;
+    let after = run(plugin, relay_to("time", "current_time", json!({}))).await;
     assert_eq!(after.streams(), [&text("fits")]);
     plugin.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_backwards_answer_fails_its_session_instead_of_vanishing() {
+    let max = 16 << 10;
+    let connected = connect_with(Guest::Relay, Limits::default(), |o| {
+        o.connection.max_line_bytes = max;
+    })
+    .await;
+    let plugin = &connected.plugin;
+    let (mut session, call) = relay_waiting(plugin).await;
+    session
+        .respond(
+            &call.backwards_request_id,
+            BackwardsEvent::Response,
+            "stream",
+            text(&"x".repeat(2 * max)),
+        )
+        .await
+        .expect("answer written");
+    session
+        .respond(
+            &call.backwards_request_id,
+            BackwardsEvent::End,
+            "",
+            Value::Null,
+        )
+        .await
+        .expect("end written");
+    // The answer is too long to read. The call must fail, saying so, rather than end as if
+    // the called tool had sent nothing.
+    let rest = session
+        .collect(Duration::from_secs(5))
+        .await
+        .expect("the session ends without waiting for its time-out");
+    rest.check().unwrap_or_else(|e| panic!("{e}"));
+    let error = failure(&rest);
+    assert!(
+        error.message.contains(&max.to_string()),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_backwards_answer_fails_its_session_at_once() {
+    let connected = connect(Guest::Relay).await;
+    let plugin = &connected.plugin;
+    let (mut session, call) = relay_waiting(plugin).await;
+    // A well-formed answer cut short: its session is readable, the answer is not.
+    let whole = wire::backwards_response_line(
+        session.id(),
+        &Envelope::default(),
+        &call.backwards_request_id,
+        BackwardsEvent::Response,
+        "stream",
+        &text("12:00"),
+    );
+    let mut broken = whole[..whole.len() / 2 + 40].to_vec();
+    broken.push(b'\n');
+    plugin.write_raw(&broken).await.expect("written");
+    // The call cannot get its answer: waiting for it would hold the Dify user until the
+    // invocation time-out (120 s here).
+    let rest = session
+        .collect(Duration::from_secs(5))
+        .await
+        .expect("the session ends without waiting for its time-out");
+    rest.check().unwrap_or_else(|e| panic!("{e}"));
+    let error = failure(&rest);
+    assert!(error.message.contains("JSON"), "{}", error.message);
 }
 
 // 6. The daemon goes away, or refuses
@@ -1090,6 +1178,28 @@ async fn serving_reconnects_after_the_daemon_drops_the_connection() {
     let transcript = run(&again, relay_to("time", "current_time", json!({}))).await;
     assert_eq!(transcript.streams(), [&text("back")]);
     again.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_serving_closes_the_connection() {
+    // An embedding host stops serving by dropping the future (a `select!` on shutdown, or
+    // aborting its task). The daemon must see the plugin go, or it keeps routing Dify's
+    // calls to a plugin nobody runs any more, kept alive by heartbeats.
+    let Connected {
+        plugin,
+        daemon: _daemon,
+        serving,
+    } = connect(Guest::Showcase).await;
+    plugin.wait_for_heartbeats(1, LIMIT).await.expect("serving");
+    drop(serving);
+    let closed = plugin.wait_closed(Duration::from_secs(3)).await;
+    let beats = plugin.heartbeats().len();
+    tokio::time::sleep(HEARTBEAT * 3).await;
+    assert!(
+        closed,
+        "the connection is still open 3 s after serving stopped, and heartbeats go on ({beats} then {})",
+        plugin.heartbeats().len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1148,9 +1258,10 @@ async fn a_wrong_key_is_refused_without_retrying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_0_1_0_component_serves_every_action_with_the_defaults() {
-    let Connected { plugin, .. } = connect(Guest::Legacy).await;
+    let connected = connect(Guest::Legacy).await;
+    let plugin = &connected.plugin;
     let echo = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("legacy", "echo", json!({"text": "old <&> new"}), json!({})),
     )
     .await;
@@ -1163,28 +1274,28 @@ async fn a_0_1_0_component_serves_every_action_with_the_defaults() {
     );
 
     let validated = run(
-        &plugin,
+        plugin,
         actions::validate_tool_credentials("legacy", json!({"anything": "goes"})),
     )
     .await;
     assert_eq!(validated.streams(), [&json!({"result": true})]);
 
     let parameters = run(
-        &plugin,
+        plugin,
         actions::get_tool_runtime_parameters("legacy", "echo", json!({})),
     )
     .await;
     assert_eq!(parameters.streams(), [&json!({"parameters": []})]);
 
     let options = run(
-        &plugin,
+        plugin,
         actions::fetch_parameter_options("legacy", "echo", "text", json!({})),
     )
     .await;
     assert_eq!(failure(&options).error_type, "NotImplementedError");
 
     let oauth = run(
-        &plugin,
+        plugin,
         actions::get_authorization_url("legacy", "https://dify.example/cb", json!({})),
     )
     .await;
@@ -1192,7 +1303,7 @@ async fn a_0_1_0_component_serves_every_action_with_the_defaults() {
 
     plugin.answer_backwards_calls(|_| BackwardsAnswer::stream([text("relayed by 0.1.0")]));
     let relayed = run_with(
-        &plugin,
+        plugin,
         actions::invoke_tool(
             "legacy",
             "relay",
@@ -1225,13 +1336,14 @@ async fn a_spinning_plugin_times_out_and_the_connection_serves_on() {
         invocation_timeout: Duration::from_millis(400),
         ..Limits::default()
     };
-    let Connected { plugin, .. } = connect_with(Guest::Adversary, limits, |o| {
+    let connected = connect_with(Guest::Adversary, limits, |o| {
         o.connection.heartbeat_interval = Duration::from_millis(50);
     })
     .await;
+    let plugin = &connected.plugin;
     let beats_before = plugin.heartbeats().len();
     let spun = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("adversary", "spin", json!({}), json!({})),
     )
     .await;
@@ -1244,14 +1356,14 @@ async fn a_spinning_plugin_times_out_and_the_connection_serves_on() {
 
     // Provider actions are held to the same limit.
     let stuck = run(
-        &plugin,
+        plugin,
         actions::validate_tool_credentials("adversary", json!({"attack": "spin"})),
     )
     .await;
     assert_eq!(failure(&stuck).error_type, "TimeoutError");
 
     let after = run(
-        &plugin,
+        plugin,
         actions::invoke_tool("adversary", "alloc", json!({"mib": 1}), json!({})),
     )
     .await;
