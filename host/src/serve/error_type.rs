@@ -9,6 +9,8 @@ use crate::error::{ActionError, ToolError};
 pub(crate) const INVALID_CREDENTIALS: &str = "ToolProviderCredentialValidationError";
 /// The Python SDK's name for an action the plugin does not implement.
 pub(crate) const NOT_SUPPORTED: &str = "NotImplementedError";
+/// A tool the provider does not declare, or a tool call's unknown tool.
+pub(crate) const TOOL_NOT_FOUND: &str = "ToolNotFoundError";
 /// A request naming another provider than the one served.
 pub(crate) const PROVIDER_NOT_FOUND: &str = "ToolProviderNotFoundError";
 /// A request the host could not read.
@@ -19,7 +21,7 @@ pub(crate) const UNKNOWN_ACTION: &str = "UnknownActionError";
 /// The `error_type` of a failed tool call or sandbox failure.
 pub(crate) fn of_tool_error(e: &ToolError) -> &'static str {
     match e {
-        ToolError::NotFound(_) => "ToolNotFoundError",
+        ToolError::NotFound(_) => TOOL_NOT_FOUND,
         ToolError::InvalidParameters(_) => "InvokeBadRequestError",
         ToolError::PermissionDenied(_) => "InvokeAuthorizationError",
         ToolError::ToolFailed(_) => "ToolInvokeError",

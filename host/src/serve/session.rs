@@ -240,7 +240,7 @@ fn known_tool(served: &ServedPlugin, tool: &str) -> Result<(), Failure> {
         return Ok(());
     }
     Err(Failure::Answer {
-        error_type: error_type::of_tool_error(&ToolError::NotFound(String::new())),
+        error_type: error_type::TOOL_NOT_FOUND,
         message: format!(
             "tool `{tool}` is not declared by provider `{}` (it declares: {})",
             served.provider,
