@@ -218,7 +218,7 @@ async fn stdio_load(env: &Env, table: &mut Table) {
     println!("== stdio: the CLI child process, echo");
     let (mut child, mut link) = spawn_stdio(env);
     link.wait_heartbeat(&env.log).await;
-    let (latency, load) = measure(&mut link, &env.log).await;
+    let Measured { latency, load, cpu } = measure(&mut link, &env.log, child.id()).await;
     let peak = peak_rss_mib(&child);
     println!("  peak RSS after the load: {peak:.1} MiB");
     stop_child(&mut child, link).await;
@@ -237,6 +237,7 @@ async fn stdio_load(env: &Env, table: &mut Table) {
         ),
     );
     table.load_row("stdio (CLI child)", &load);
+    table.cpu_row("stdio (CLI child)", cpu);
     table.row(
         "stdio (CLI child): peak RSS after the load (VmHWM)",
         format!("{peak:.1} MiB"),
@@ -248,7 +249,7 @@ async fn stdio_load(env: &Env, table: &mut Table) {
 /// How the in-process host is driven.
 #[derive(Clone, Copy)]
 enum Executor {
-    /// As the CLI does (`#[tokio::main]`: a worker thread per core).
+    /// As the CLI does: a multi-thread runtime, a worker thread per core.
     MultiThread,
     /// Everything on one thread.
     CurrentThread,
@@ -287,7 +288,7 @@ async fn in_process_tcp(executor: Executor, table: &mut Table) {
     });
     let mut link = accept_registration(&listener).await;
     let no_log = Path::new("");
-    let (latency, load) = measure(&mut link, no_log).await;
+    let Measured { latency, load, .. } = measure(&mut link, no_log, None).await;
     drop(link);
     host.join().expect("the host thread ends");
     let what = format!("TCP (in process, {})", executor.name());
@@ -320,7 +321,7 @@ async fn cli_tcp(env: &Env, table: &mut Table) {
         .spawn()
         .expect("dify-wasm starts");
     let mut link = accept_registration(&listener).await;
-    let (latency, load) = measure(&mut link, &env.log).await;
+    let Measured { latency, load, cpu } = measure(&mut link, &env.log, child.id()).await;
     let peak = peak_rss_mib(&child);
     println!("  peak RSS after the load: {peak:.1} MiB");
     drop(link);
@@ -341,6 +342,7 @@ async fn cli_tcp(env: &Env, table: &mut Table) {
         ),
     );
     table.load_row("TCP (CLI child)", &load);
+    table.cpu_row("TCP (CLI child)", cpu);
     table.row(
         "TCP (CLI child): peak RSS after the load (VmHWM)",
         format!("{peak:.1} MiB"),
@@ -349,8 +351,9 @@ async fn cli_tcp(env: &Env, table: &mut Table) {
     );
 }
 
-/// Round trips one at a time, then the load, printed as they are measured.
-async fn measure<R, W>(link: &mut Link<R, W>, log: &Path) -> (Latency, Load)
+/// Round trips one at a time, then the load, printed as they are measured; with the served
+/// process's `pid`, also its CPU time per invocation in each.
+async fn measure<R, W>(link: &mut Link<R, W>, log: &Path, pid: Option<u32>) -> Measured
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -358,19 +361,64 @@ where
     for _ in 0..WARM_UP {
         link.round_trip(log).await;
     }
+    let cpu_before = pid.map(cpu_time);
     let mut samples = Vec::with_capacity(ROUND_TRIPS);
     for _ in 0..ROUND_TRIPS {
         samples.push(link.round_trip(log).await);
     }
+    let round_trip_cpu = per_invocation(pid, cpu_before, ROUND_TRIPS);
     let latency = Latency::of(samples);
     println!("  one round trip at a time: {latency}");
     link.load(IN_FLIGHT, LOAD_WARM_UP, log).await;
+    let cpu_before = pid.map(cpu_time);
     let load = link.load(IN_FLIGHT, LOAD_WINDOW, log).await;
+    let load_cpu = per_invocation(pid, cpu_before, load.latency.n);
     println!(
         "  {IN_FLIGHT} sessions in flight: {:.0} invocations/s ({} in {:.2} s), each {}",
         load.rate, load.completed, load.seconds, load.latency
     );
-    (latency, load)
+    if let (Some(one), Some(loaded)) = (round_trip_cpu, load_cpu) {
+        println!(
+            "  served process's CPU per invocation: {:.0} µs one at a time, {:.0} µs under load",
+            us(one),
+            us(loaded)
+        );
+    }
+    Measured {
+        latency,
+        load,
+        cpu: round_trip_cpu.zip(load_cpu),
+    }
+}
+
+/// What [`measure`] found.
+struct Measured {
+    latency: Latency,
+    load: Load,
+    /// The served process's CPU time per invocation, one at a time and under load.
+    cpu: Option<(Duration, Duration)>,
+}
+
+/// CPU time `pid` spent since `before`, per invocation.
+fn per_invocation(pid: Option<u32>, before: Option<Duration>, n: usize) -> Option<Duration> {
+    let spent = cpu_time(pid?).checked_sub(before?)?;
+    Some(spent / u32::try_from(n.max(1)).unwrap_or(u32::MAX))
+}
+
+/// User and system CPU time of process `pid` (`/proc/<pid>/stat`, counted in 10 ms ticks).
+fn cpu_time(pid: u32) -> Duration {
+    const TICKS_PER_SECOND: u64 = 100;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces; utime and
+    // stime are the stat file's 14th and 15th fields.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -872,6 +920,21 @@ impl Table {
             versus_rate("20 000/s", load.rate, TARGET_RATE),
             versus_rate("1 600/s", load.rate, PYTHON_RATE),
         );
+    }
+
+    fn cpu_row(&mut self, what: &str, cpu: Option<(Duration, Duration)>) {
+        if let Some((one, loaded)) = cpu {
+            self.row(
+                format!("{what}: its CPU time per invocation"),
+                format!(
+                    "{:.0} µs one at a time, {:.0} µs under load",
+                    us(one),
+                    us(loaded)
+                ),
+                String::new(),
+                String::new(),
+            );
+        }
     }
 
     fn print(&self) {

@@ -101,6 +101,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,
 
+    /// Threads that run requests. One (the default) gives the lowest latency; more let
+    /// CPU-heavy plugins use more cores in one process.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+
     /// Largest line accepted from the daemon, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = dify_plugin_protocol::serving::DEFAULT_MAX_LINE_BYTES)]
     pub max_line_bytes: usize,
