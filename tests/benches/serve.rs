@@ -19,9 +19,10 @@
 //! builds nothing. Child processes use a compile cache of their own (a temporary directory):
 //! the first start compiles the plugin, the others load it from the cache.
 //!
-//! Arguments choose sections by name (`start`, `stdio`, `tcp-in-process-multi-thread`,
-//! `tcp-in-process-current-thread`, `tcp-cli`; any part of a name matches), for profiling one
-//! of them: `cargo bench -p dify-wasm-test-artifacts --bench serve -- tcp-cli`.
+//! Arguments choose sections by name (`start`, `stdio`, `stdio-threads-2`,
+//! `tcp-in-process-current-thread`, `tcp-in-process-multi-thread`, `tcp-cli`; an argument
+//! selects every section whose name contains it), for profiling one of them:
+//! `cargo bench -p dify-wasm-test-artifacts --bench serve -- tcp-cli`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -93,13 +94,16 @@ fn main() {
             starts(&env, &mut table).await;
         }
         if wanted.run("stdio") {
-            stdio_load(&env, &mut table).await;
+            stdio_load(&env, 1, &mut table).await;
         }
-        if wanted.run("tcp-in-process-multi-thread") {
-            in_process_tcp(Executor::MultiThread, &mut table).await;
+        if wanted.run("stdio-threads-2") {
+            stdio_load(&env, 2, &mut table).await;
         }
         if wanted.run("tcp-in-process-current-thread") {
             in_process_tcp(Executor::CurrentThread, &mut table).await;
+        }
+        if wanted.run("tcp-in-process-multi-thread") {
+            in_process_tcp(Executor::MultiThread, &mut table).await;
         }
         if wanted.run("tcp-cli") {
             cli_tcp(&env, &mut table).await;
@@ -199,7 +203,7 @@ struct Start {
 
 async fn start_once(env: &Env) -> Start {
     let t = Instant::now();
-    let (mut child, mut link) = spawn_stdio(env);
+    let (mut child, mut link) = spawn_stdio(env, 1);
     link.wait_heartbeat(&env.log).await;
     let ready = t.elapsed();
     link.round_trip(&env.log).await;
@@ -213,17 +217,21 @@ async fn start_once(env: &Env) -> Start {
     }
 }
 
-/// Latency and throughput over the CLI's stdin and stdout.
-async fn stdio_load(env: &Env, table: &mut Table) {
-    println!("== stdio: the CLI child process, echo");
-    let (mut child, mut link) = spawn_stdio(env);
+/// Latency and throughput over the CLI's stdin and stdout, serving on `threads` threads.
+async fn stdio_load(env: &Env, threads: usize, table: &mut Table) {
+    let what = match threads {
+        1 => "stdio (CLI child)".to_owned(),
+        n => format!("stdio (CLI child, --threads {n})"),
+    };
+    println!("== {what}: echo");
+    let (mut child, mut link) = spawn_stdio(env, threads);
     link.wait_heartbeat(&env.log).await;
     let Measured { latency, load, cpu } = measure(&mut link, &env.log, child.id()).await;
     let peak = peak_rss_mib(&child);
     println!("  peak RSS after the load: {peak:.1} MiB");
     stop_child(&mut child, link).await;
     table.row(
-        "stdio (CLI child): one echo round trip",
+        format!("{what}: one echo round trip"),
         latency.to_string(),
         versus(
             "50 µs",
@@ -236,10 +244,10 @@ async fn stdio_load(env: &Env, table: &mut Table) {
             PYTHON_STDIO_P50.as_secs_f64(),
         ),
     );
-    table.load_row("stdio (CLI child)", &load);
-    table.cpu_row("stdio (CLI child)", cpu);
+    table.load_row(&what, &load);
+    table.cpu_row(&what, cpu);
     table.row(
-        "stdio (CLI child): peak RSS after the load (VmHWM)",
+        format!("{what}: peak RSS after the load (VmHWM)"),
         format!("{peak:.1} MiB"),
         String::new(),
         String::new(),
@@ -249,17 +257,17 @@ async fn stdio_load(env: &Env, table: &mut Table) {
 /// How the in-process host is driven.
 #[derive(Clone, Copy)]
 enum Executor {
-    /// As the CLI does: a multi-thread runtime, a worker thread per core.
+    /// A multi-thread runtime, a worker thread per core (the CLI's `--threads N`).
     MultiThread,
-    /// Everything on one thread.
+    /// Everything on one thread, as the CLI serves by default.
     CurrentThread,
 }
 
 impl Executor {
     fn name(self) -> &'static str {
         match self {
-            Executor::MultiThread => "multi-thread tokio, as the CLI",
-            Executor::CurrentThread => "current-thread tokio",
+            Executor::MultiThread => "multi-thread tokio",
+            Executor::CurrentThread => "current-thread tokio, as the CLI",
         }
     }
 }
@@ -695,12 +703,14 @@ fn cli(env: &Env) -> Command {
 
 fn spawn_stdio(
     env: &Env,
+    threads: usize,
 ) -> (
     Child,
     Link<tokio::process::ChildStdout, tokio::process::ChildStdin>,
 ) {
     let mut child = cli(env)
-        .args(["--install-method", "local"])
+        .args(["--install-method", "local", "--threads"])
+        .arg(threads.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
