@@ -2,7 +2,8 @@
 //! paths to the tests as `DIFY_GUEST_<NAME>` environment variables.
 //!
 //! The guests are built by a nested cargo in their own target directory (so it neither waits
-//! for nor invalidates the outer build), in release mode (small, quick to compile components).
+//! for nor invalidates the outer build), in the workspace's `guest` profile (small, quick to
+//! compile components).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,14 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
-        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            "guest",
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
         .arg(&guest_target);
     for (package, _) in GUESTS {
         cmd.args(["-p", package]);
@@ -72,7 +80,7 @@ fn main() {
         );
     }
 
-    let out = guest_target.join(TARGET).join("release");
+    let out = guest_target.join(TARGET).join("guest");
     for (package, var) in GUESTS {
         let path = out.join(format!("{package}.wasm"));
         assert!(
