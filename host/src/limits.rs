@@ -7,23 +7,37 @@ use crate::error::ToolError;
 /// Limits applied to every plugin instance and invocation.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Linear memory one instance may use, in bytes.
+    /// Memory one instance may use, in bytes: all of its linear memories and tables together.
     pub memory_bytes: u64,
-    /// Wall-clock time one invocation may take, including the tools it calls.
+    /// Wall-clock time one invocation may take as its caller sees it: from the call until the
+    /// last message is read, including the tools it calls and any wait for an instance slot.
     pub invocation_timeout: Duration,
     /// Message streams one instance may hold open at once.
     pub max_open_streams: u32,
-    /// Content size of one message, in bytes (Dify's daemon caps a frame at 30 MiB).
+    /// Size of one message as the host holds it, in bytes (its content plus the host's cost of
+    /// holding and converting it; Dify's daemon caps a frame at 30 MiB).
     pub max_message_bytes: usize,
     /// Size of the JSON parameters of one invocation, in bytes.
     pub max_parameter_bytes: usize,
     /// How deep plugin-to-plugin calls may nest (1 = a plugin may call tools, but the called
     /// plugins may not call further).
     pub max_nesting_depth: u32,
-    /// Messages buffered between a producer and its consumer before the producer waits.
-    pub stream_buffer: usize,
+    /// Bytes of messages buffered in one stream before its producer waits (a larger message is
+    /// buffered alone).
+    pub stream_buffer_bytes: usize,
+    /// Bytes of messages buffered across all the streams of one invocation and of the tools it
+    /// calls; a plugin that goes beyond fails with `limit-exceeded`.
+    pub invocation_buffer_bytes: usize,
+    /// Bytes of stdout and stderr one invocation may write to the host's log (the tools it
+    /// calls included); the rest is dropped and counted.
+    pub max_log_bytes: usize,
     /// Plugin instances alive at once across the runtime (the size of the instance pool).
     pub max_instances: u32,
+    /// Instances one invocation may have alive at once, itself and the tools it calls through
+    /// the local backend, so that one invocation cannot take the whole pool.
+    pub max_instances_per_invocation: u32,
+    /// How long an invocation waits for a free instance slot before it fails.
+    pub instance_wait: Duration,
 }
 
 impl Limits {
@@ -49,8 +63,12 @@ impl Default for Limits {
             max_message_bytes: 30 << 20,
             max_parameter_bytes: 4 << 20,
             max_nesting_depth: 8,
-            stream_buffer: 16,
+            stream_buffer_bytes: 1 << 20,
+            invocation_buffer_bytes: 64 << 20,
+            max_log_bytes: 1 << 20,
             max_instances: 256,
+            max_instances_per_invocation: 16,
+            instance_wait: Duration::from_secs(30),
         }
     }
 }

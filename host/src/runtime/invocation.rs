@@ -145,7 +145,7 @@ pub(crate) fn start(
     session: SessionContext,
     backend: Arc<dyn ToolBackend>,
 ) -> InvocationStream {
-    let (tx, events) = mpsc::channel(limits.stream_buffer.max(1));
+    let (tx, events) = mpsc::channel(16);
     let emitted = Arc::new(AtomicU64::new(0));
     let env = InvocationEnv {
         plugin: plugin.name().to_owned(),

@@ -14,7 +14,7 @@ use crate::common::*;
 #[tokio::test]
 async fn a_reader_that_does_not_read_holds_the_producer_at_the_buffer_size() {
     let limits = Limits {
-        stream_buffer: 8,
+        stream_buffer_bytes: 8 * 256,
         ..Limits::default()
     };
     let rt = runtime_with(limits);
