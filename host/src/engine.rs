@@ -11,6 +11,14 @@ use crate::limits::Limits;
 /// this rate, so the wall-clock timeout and cancellation reach it within one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Core instances one component may create (a Rust plugin has about 5; Python and JavaScript
+/// ones more).
+pub const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+/// Linear memories one component may have; their sizes together obey the memory limit.
+pub const MEMORIES_PER_COMPONENT: u32 = 2;
+/// Tables one component may have.
+pub const TABLES_PER_COMPONENT: u32 = 8;
+
 /// Bytes of each memory slot kept resident between instances.
 const KEEP_RESIDENT_MEMORY: usize = 1 << 20;
 /// Bytes of each table slot kept resident between instances.
@@ -23,11 +31,17 @@ pub fn build_engine(limits: &Limits) -> Result<Engine, SetupError> {
     let instances = limits.max_instances.max(1);
     let memory = usize::try_from(limits.memory_bytes)
         .map_err(|_| SetupError("memory limit does not fit this machine's address space".into()))?;
+    // Every pool follows `max_instances`, each sized for the most one component may use, so
+    // that no component can exhaust a pool while instance slots (which the runtime hands out
+    // fairly) remain; and every running instance can have its async stack.
     pool.total_component_instances(instances)
-        .total_core_instances(instances.saturating_mul(4))
-        .total_memories(instances.saturating_mul(2))
-        .total_tables(instances.saturating_mul(4))
-        .max_memories_per_component(2)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .total_memories(instances.saturating_mul(MEMORIES_PER_COMPONENT))
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .total_tables(instances.saturating_mul(TABLES_PER_COMPONENT))
+        .total_stacks(instances)
         .max_memory_size(memory)
         // A slot's first pages stay resident between instances and are zeroed in place
         // instead of being returned to the kernel and faulted back in: a fifth of a small

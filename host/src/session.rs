@@ -2,6 +2,9 @@
 //! it and change none of it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::runtime::invocation_tree::InvocationTree;
 
 /// The Dify session an invocation belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,6 +19,31 @@ pub struct SessionContext {
     pub credential_ids: BTreeMap<String, String>,
     /// How many plugin-to-plugin calls lead to this invocation (0 for the host's own call).
     pub(crate) depth: u32,
+    /// The top-level invocation this one is part of, once the runtime started it.
+    pub(crate) tree: TreeLink,
+}
+
+/// The host's bookkeeping of the invocation a session belongs to. Not part of who the call is
+/// for: sessions compare equal whatever their tree.
+#[derive(Clone, Default)]
+pub(crate) struct TreeLink(pub(crate) Option<Arc<InvocationTree>>);
+
+impl PartialEq for TreeLink {
+    fn eq(&self, _: &TreeLink) -> bool {
+        true
+    }
+}
+
+impl Eq for TreeLink {}
+
+impl std::fmt::Debug for TreeLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "TreeLink(..)"
+        } else {
+            "TreeLink(None)"
+        })
+    }
 }
 
 impl SessionContext {

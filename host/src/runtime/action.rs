@@ -12,9 +12,8 @@ use crate::backend::ToolBackend;
 use crate::contract::v0_2::exports::dify::plugin::tool_provider::Guest;
 use crate::contract::{CredentialType, HttpRequest, ParameterOption, ToolOauthCredentials};
 use crate::error::{ActionError, ToolError};
-use crate::limits::Limits;
 use crate::runtime::instance_state::{InstanceState, InvocationEnv};
-use crate::runtime::invocation::{sandboxed_store, timed_out, trap_error};
+use crate::runtime::invocation::{RuntimeParts, join_tree, sandboxed_store, timed_out, trap_error};
 use crate::runtime::plugin::{Plugin, Pre};
 use crate::session::SessionContext;
 
@@ -102,17 +101,24 @@ pub enum ActionOutcome {
 
 /// Runs `action` of `plugin` in a fresh instance, within the invocation time limit.
 pub(crate) async fn call(
-    engine: &wasmtime::Engine,
-    limits: &Arc<Limits>,
+    parts: RuntimeParts<'_>,
     plugin: &Plugin,
     action: ProviderAction,
-    session: SessionContext,
+    mut session: SessionContext,
     backend: Arc<dyn ToolBackend>,
 ) -> Result<ActionOutcome, ActionError> {
     let pre = match &plugin.compiled.pre {
         Pre::V0_2(pre) => pre,
         Pre::V0_1(_) => return legacy_default(plugin, &action),
     };
+    let limits = parts.limits;
+    let name = plugin.name().to_owned();
+    let what = format!("`{}`", action.name());
+    let (tree, top_level) = join_tree(&mut session, limits);
+    let deadline = tree.deadline();
+    let slot = tokio::time::timeout_at(deadline, parts.slots.acquire(&tree, top_level, &name))
+        .await
+        .map_err(|_| ActionError::from(timed_out(&name, &what, limits)))??;
     let env = InvocationEnv {
         plugin: plugin.name().to_owned(),
         session,
@@ -122,19 +128,21 @@ pub(crate) async fn call(
     };
     let memory_bytes = plugin.memory_limit(limits.memory_bytes);
     let state = InstanceState::new(env, memory_bytes, None, Arc::new(AtomicU64::new(0)));
-    let mut store = sandboxed_store(engine, state);
-    let name = plugin.name().to_owned();
-    let what = format!("`{}`", action.name());
-    let outcome = tokio::time::timeout(limits.invocation_timeout, async {
+    let mut store = sandboxed_store(parts.engine, state);
+    let outcome = tokio::time::timeout_at(deadline, async {
         let instance = pre.instantiate_async(&mut store).await?;
         run(instance.dify_plugin_tool_provider(), &mut store, action).await
     })
     .await;
-    match outcome {
+    let answer = match outcome {
         Err(_) => Err(timed_out(&name, &what, limits).into()),
         Ok(Ok(answer)) => answer,
         Ok(Err(trap)) => Err(trap_error(&store, &name, &trap).into()),
-    }
+    };
+    // The slot is free only once the store is gone.
+    drop(store);
+    drop(slot);
+    answer
 }
 
 /// Calls the export; the outer error is a trap, the inner one the plugin's answer.

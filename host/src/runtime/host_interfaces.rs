@@ -12,9 +12,13 @@ use crate::contract::v0_2::dify::plugin::{output, tool, types};
 use crate::contract::{InvokeError, MessageBatch, MessagePayload, ToolInvokeMessage, ToolType};
 use crate::error::ToolError;
 use crate::runtime::instance_state::InstanceState;
-use crate::runtime::invocation::Event;
 use crate::runtime::message_stream::HostMessageStream;
 use crate::wire::dify_json::{type_name, validate};
+
+/// What a message costs the host while it is buffered and converted, in bytes.
+pub(crate) fn message_cost(message: &ToolInvokeMessage) -> usize {
+    message.content_size() + std::mem::size_of::<ToolInvokeMessage>()
+}
 
 /// Dify rejects `blob_chunk` messages larger than this.
 pub const MAX_BLOB_CHUNK_BYTES: usize = 8192;
@@ -214,7 +218,7 @@ impl InstanceState {
                 type_name(&message.payload)
             )));
         };
-        let size = message.content_size();
+        let size = message_cost(&message);
         let limit = self.env.limits.max_message_bytes;
         if size > limit {
             return Err(ToolError::LimitExceeded(format!(
@@ -236,9 +240,7 @@ impl InstanceState {
                 type_name(&message.payload)
             ))
         })?;
-        output.send(Event::Message(message)).await.map_err(|_| {
-            ToolError::Cancelled("the consumer of this tool's messages went away".into())
-        })?;
+        output.send(message, size, plugin).await?;
         self.emitted.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

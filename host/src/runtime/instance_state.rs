@@ -4,15 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use tokio::sync::mpsc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::backend::ToolBackend;
 use crate::limits::Limits;
-use crate::runtime::invocation::Event;
+use crate::runtime::output_queue::OutputSender;
 use crate::runtime::plugin::ToolAccess;
-use crate::sandbox::{MemoryLimiter, wasi_context};
+use crate::sandbox::{GuestLog, MemoryLimiter, wasi_context};
 use crate::session::SessionContext;
 
 /// Host-side resources (WASI streams, pollables, message streams) one instance may hold. The
@@ -36,7 +35,7 @@ pub(crate) struct InstanceState {
     pub(crate) env: InvocationEnv,
     /// Where `emit` sends messages; `None` while a provider action other than `invoke-tool`
     /// runs, which produces no messages.
-    pub(crate) output: Option<mpsc::Sender<Event>>,
+    pub(crate) output: Option<OutputSender>,
     pub(crate) emitted: Arc<AtomicU64>,
     pub(crate) open_streams: u32,
 }
@@ -47,13 +46,13 @@ impl InstanceState {
     pub(crate) fn new(
         env: InvocationEnv,
         memory_bytes: u64,
-        output: Option<mpsc::Sender<Event>>,
+        output: Option<OutputSender>,
         emitted: Arc<AtomicU64>,
     ) -> Self {
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_TABLE_ENTRIES);
         InstanceState {
-            wasi: wasi_context(&env.plugin),
+            wasi: wasi_context(&env.plugin, &GuestLog::new(env.limits.max_log_bytes)),
             table,
             limiter: MemoryLimiter {
                 memory_bytes,

@@ -8,17 +8,20 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::{Instant, Sleep};
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::backend::ToolBackend;
 use crate::contract::{CredentialType, GuestToolRequest, InvokeContext, ToolInvokeMessage};
 use crate::error::ToolError;
 use crate::limits::Limits;
+use crate::runtime::instance_slots::InstanceSlots;
 use crate::runtime::instance_state::{InstanceState, InvocationEnv};
+use crate::runtime::invocation_tree::InvocationTree;
+use crate::runtime::output_queue::{Event, OutputReceiver, output_queue};
 use crate::runtime::plugin::{Plugin, Pre, one_line};
-use crate::session::SessionContext;
+use crate::session::{SessionContext, TreeLink};
 
 /// One call of a plugin's own tool.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,27 +76,40 @@ impl ToolCall {
     }
 }
 
-/// What travels from a running plugin to whoever reads its stream.
-pub(crate) enum Event {
-    Message(ToolInvokeMessage),
-    Failed(ToolError),
-    Finished,
-}
-
 /// The messages of a running invocation, in the order the plugin emitted them, each as soon as
-/// it was emitted. Ends with `None` after the last message, or after one `Err`. Dropping it
-/// stops the plugin and everything it called.
+/// it was emitted. Ends with `None` after the last message, or after one `Err`. When the
+/// invocation's time is up it ends with `Err(TimedOut)` at once, whatever is still buffered.
+/// Dropping it stops the plugin and everything it called.
 pub struct InvocationStream {
-    events: mpsc::Receiver<Event>,
+    events: OutputReceiver,
     task: Option<JoinHandle<()>>,
     emitted: Arc<AtomicU64>,
     done: bool,
+    deadline: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
+    timeout_error: Option<ToolError>,
 }
 
 impl InvocationStream {
     /// Messages the plugin has handed over so far (read or still buffered).
     pub fn messages_emitted(&self) -> u64 {
         self.emitted.load(Ordering::Relaxed)
+    }
+
+    fn stop(&mut self) {
+        self.done = true;
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    fn time_is_up(&mut self) -> Poll<Option<Result<ToolInvokeMessage, ToolError>>> {
+        self.stop();
+        let error = self
+            .timeout_error
+            .take()
+            .unwrap_or_else(|| ToolError::TimedOut("the invocation ran out of time".into()));
+        Poll::Ready(Some(Err(error)))
     }
 }
 
@@ -112,21 +128,36 @@ impl Stream for InvocationStream {
         if self.done {
             return Poll::Ready(None);
         }
+        // The caller's view of the time limit: past the deadline nothing more is handed out,
+        // however much is buffered.
+        if Instant::now() >= self.deadline {
+            return self.time_is_up();
+        }
         let item = match self.events.poll_recv(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Some(Event::Message(m))) => Some(Ok(m)),
+            Poll::Pending => {
+                let deadline = self.deadline;
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    return self.time_is_up();
+                }
+                return Poll::Pending;
+            }
+            // The message's budget is released here, as the reader takes it.
+            Poll::Ready(Some(Event::Message(m, _charge))) => Some(Ok(m)),
             Poll::Ready(Some(Event::Failed(e))) => {
-                self.done = true;
+                self.stop();
                 Some(Err(e))
             }
             Poll::Ready(Some(Event::Finished)) => {
-                self.done = true;
+                self.stop();
                 None
             }
             // The task ended without saying how: only a host bug can do that. Say so rather
             // than pass the stream off as complete.
             Poll::Ready(None) => {
-                self.done = true;
+                self.stop();
                 Some(Err(ToolError::ToolFailed(
                     "the invocation ended abnormally inside the host; please report this".into(),
                 )))
@@ -136,17 +167,58 @@ impl Stream for InvocationStream {
     }
 }
 
+/// What an invocation needs from the runtime.
+pub(crate) struct RuntimeParts<'a> {
+    pub(crate) engine: &'a wasmtime::Engine,
+    pub(crate) limits: &'a Arc<Limits>,
+    pub(crate) slots: &'a Arc<InstanceSlots>,
+}
+
+/// The tree `session` belongs to, or a new one when it starts a top-level invocation; `true`
+/// when the tree is new.
+pub(crate) fn join_tree(
+    session: &mut SessionContext,
+    limits: &Limits,
+) -> (Arc<InvocationTree>, bool) {
+    match &session.tree.0 {
+        Some(tree) => (tree.clone(), false),
+        None => {
+            let tree = InvocationTree::new(limits);
+            session.tree = TreeLink(Some(tree.clone()));
+            (tree, true)
+        }
+    }
+}
+
 /// Starts the plugin on the tokio runtime and returns its stream at once.
 pub(crate) fn start(
-    engine: &wasmtime::Engine,
-    limits: &Arc<Limits>,
+    parts: RuntimeParts<'_>,
     plugin: &Plugin,
     call: ToolCall,
-    session: SessionContext,
+    mut session: SessionContext,
     backend: Arc<dyn ToolBackend>,
 ) -> InvocationStream {
-    let (tx, events) = mpsc::channel(16);
+    let limits = parts.limits;
+    let (tree, top_level) = join_tree(&mut session, limits);
+    let (tx, events) = output_queue(limits.stream_buffer_bytes, tree.clone());
     let emitted = Arc::new(AtomicU64::new(0));
+    let what = format!("tool `{}`", call.tool);
+    let mut stream = InvocationStream {
+        events,
+        task: None,
+        emitted: emitted.clone(),
+        done: false,
+        deadline: tree.deadline(),
+        timer: None,
+        timeout_error: Some(timed_out(plugin.name(), &what, limits)),
+    };
+    let Ok(executor) = tokio::runtime::Handle::try_current() else {
+        // Report the misuse through the stream rather than panic inside `tokio::spawn`.
+        tx.finish(Event::Failed(ToolError::BackendUnreachable(
+            "Runtime::invoke must be called inside a tokio runtime".into(),
+        )));
+        return stream;
+    };
     let env = InvocationEnv {
         plugin: plugin.name().to_owned(),
         session,
@@ -154,38 +226,27 @@ pub(crate) fn start(
         tool_access: plugin.tool_access(),
         limits: limits.clone(),
     };
-    let Ok(executor) = tokio::runtime::Handle::try_current() else {
-        // Report the misuse through the stream rather than panic inside `tokio::spawn`.
-        let _ = tx.try_send(Event::Failed(ToolError::BackendUnreachable(
-            "Runtime::invoke must be called inside a tokio runtime".into(),
-        )));
-        return InvocationStream {
-            events,
-            task: None,
-            emitted,
-            done: false,
-        };
-    };
-    let memory_bytes = plugin.memory_limit(limits.memory_bytes);
-    let state = InstanceState::new(env, memory_bytes, Some(tx.clone()), emitted.clone());
-    let store = sandboxed_store(engine, state);
-    let task = executor.spawn({
+    let engine = parts.engine.clone();
+    let slots = parts.slots.clone();
+    stream.task = Some(executor.spawn({
         let plugin = plugin.clone();
         async move {
-            let last = match run(store, &plugin, call).await {
+            let outcome = async {
+                // Declared first, dropped last: the slot is free only once the store is gone.
+                let _slot = slots.acquire(&tree, top_level, plugin.name()).await?;
+                let memory_bytes = plugin.memory_limit(env.limits.memory_bytes);
+                let state = InstanceState::new(env, memory_bytes, Some(tx.clone()), emitted);
+                let store = sandboxed_store(&engine, state);
+                run(store, &plugin, call, tree.deadline()).await
+            }
+            .await;
+            tx.finish(match outcome {
                 Ok(()) => Event::Finished,
                 Err(e) => Event::Failed(e),
-            };
-            // The reader may be gone; then nobody is left to tell.
-            let _ = tx.send(last).await;
+            });
         }
-    });
-    InvocationStream {
-        events,
-        task: Some(task),
-        emitted,
-        done: false,
-    }
+    }));
+    stream
 }
 
 /// A store with the sandbox's memory limiter, yielding to the executor at every epoch tick: a
@@ -206,6 +267,7 @@ async fn run(
     mut store: Store<InstanceState>,
     plugin: &Plugin,
     call: ToolCall,
+    deadline: Instant,
 ) -> Result<(), ToolError> {
     let limits = store.data().env.limits.clone();
     let name = plugin.name().to_owned();
@@ -214,7 +276,7 @@ async fn run(
     let credentials = Value::Object(call.credentials).to_string();
     let tool = call.tool;
 
-    let outcome = tokio::time::timeout(limits.invocation_timeout, async {
+    let outcome = tokio::time::timeout_at(deadline, async {
         match &plugin.compiled.pre {
             Pre::V0_2(pre) => {
                 let instance = pre.instantiate_async(&mut store).await?;

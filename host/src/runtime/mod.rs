@@ -4,10 +4,13 @@
 pub mod action;
 pub mod compile_cache;
 pub(crate) mod host_interfaces;
+pub(crate) mod instance_slots;
 pub(crate) mod instance_state;
 pub mod invocation;
+pub(crate) mod invocation_tree;
 pub(crate) mod legacy_interfaces;
 pub mod message_stream;
+pub(crate) mod output_queue;
 pub mod plugin;
 
 use std::path::{Path, PathBuf};
@@ -25,8 +28,9 @@ use crate::limits::Limits;
 use crate::session::SessionContext;
 use action::{ActionOutcome, ProviderAction};
 use compile_cache::CompileCache;
+use instance_slots::InstanceSlots;
 use instance_state::InstanceState;
-use invocation::{InvocationStream, ToolCall};
+use invocation::{InvocationStream, RuntimeParts, ToolCall};
 use plugin::{Loader, Plugin};
 
 /// Runs plugins. Cheap to clone; clones share the engine, the linker and the limits.
@@ -39,6 +43,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<InstanceState>,
     limits: Arc<Limits>,
+    slots: Arc<InstanceSlots>,
     cache: Option<CompileCache>,
 }
 
@@ -97,6 +102,7 @@ impl Runtime {
             inner: Arc::new(Inner {
                 engine,
                 linker,
+                slots: Arc::new(InstanceSlots::new(&limits)),
                 limits: Arc::new(limits),
                 cache,
             }),
@@ -138,14 +144,15 @@ impl Runtime {
         session: SessionContext,
         backend: Arc<dyn ToolBackend>,
     ) -> InvocationStream {
-        invocation::start(
-            &self.inner.engine,
-            &self.inner.limits,
-            plugin,
-            call,
-            session,
-            backend,
-        )
+        invocation::start(self.parts(), plugin, call, session, backend)
+    }
+
+    fn parts(&self) -> RuntimeParts<'_> {
+        RuntimeParts {
+            engine: &self.inner.engine,
+            limits: &self.inner.limits,
+            slots: &self.inner.slots,
+        }
     }
 
     /// Runs a provider action other than a tool (validating credentials, runtime parameters,
@@ -159,14 +166,6 @@ impl Runtime {
         session: SessionContext,
         backend: Arc<dyn ToolBackend>,
     ) -> Result<ActionOutcome, ActionError> {
-        action::call(
-            &self.inner.engine,
-            &self.inner.limits,
-            plugin,
-            action,
-            session,
-            backend,
-        )
-        .await
+        action::call(self.parts(), plugin, action, session, backend).await
     }
 }

@@ -152,7 +152,7 @@ async fn dispatch(
         user_id: request.user_id.clone(),
         app_id: request.app_id.clone(),
         credential_ids: request.tool_credentials.clone(),
-        depth: 0,
+        ..SessionContext::default()
     };
     let backend = Arc::new(ConnectionBackend {
         session_id: session.id.clone(),
