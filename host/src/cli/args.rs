@@ -324,10 +324,9 @@ pub struct RemoteArgs {
 }
 
 fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
-    if value.is_finite() && value > 0.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(format!("{flag} must be a positive number of seconds"))
+    match Duration::try_from_secs_f64(value) {
+        Ok(d) if value > 0.0 => Ok(d),
+        _ => Err(format!("{flag} must be a positive number of seconds")),
     }
 }
 
@@ -380,9 +379,30 @@ pub struct LimitArgs {
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_nesting_depth)]
     pub max_depth: u32,
 
-    /// Plugin instances alive at once.
+    /// Plugin instances alive at once (the instance pool; half of it for top-level invocations).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_instances)]
     pub max_instances: u32,
+
+    /// Instances one invocation may have alive at once, itself and the tools it calls.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_instances_per_invocation)]
+    pub max_instances_per_invocation: u32,
+
+    /// How long an invocation waits for a free instance slot, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().instance_wait.as_secs_f64())]
+    pub instance_wait_secs: f64,
+
+    /// Bytes of unread messages one stream buffers before its plugin waits.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().stream_buffer_bytes)]
+    pub stream_buffer_bytes: usize,
+
+    /// Bytes of unread messages one invocation and the tools it calls may buffer in all.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().invocation_buffer_bytes)]
+    pub invocation_buffer_bytes: usize,
+
+    /// Bytes of stdout and stderr one invocation (nested calls included) may write to the log;
+    /// the rest is dropped and counted.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_log_bytes)]
+    pub max_log_bytes: usize,
 }
 
 impl LimitArgs {
@@ -402,6 +422,11 @@ impl LimitArgs {
             max_parameter_bytes: self.max_parameter_bytes,
             max_nesting_depth: self.max_depth,
             max_instances: self.max_instances.max(1),
+            max_instances_per_invocation: self.max_instances_per_invocation.max(1),
+            instance_wait: seconds("--instance-wait-secs", self.instance_wait_secs)?,
+            stream_buffer_bytes: self.stream_buffer_bytes.max(1),
+            invocation_buffer_bytes: self.invocation_buffer_bytes,
+            max_log_bytes: self.max_log_bytes,
             ..Limits::default()
         })
     }

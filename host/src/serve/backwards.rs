@@ -4,13 +4,12 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use dify_plugin_protocol::serving::{BackwardsToolCall, ToolType as WireToolType, session_invoke};
@@ -19,21 +18,23 @@ use crate::backend::daemon::classify_error;
 use crate::backend::{MessageStream, ToolBackend, ToolRequest};
 use crate::contract::ToolInvokeMessage;
 use crate::error::ToolError;
-use crate::serve::connection::Outbox;
+use crate::runtime::host_interfaces::message_cost;
+use crate::serve::outbox::Outbox;
 use crate::session::SessionContext;
-use crate::wire::dify_json::from_dify_json;
 
-/// Answers the daemon may send for one call before the plugin reads them. The daemon's own
-/// buffer per response is 1024; a plugin that falls further behind loses the call (with an
-/// error saying so), not the connection: the reader of the connection never waits for one
-/// plugin.
-pub(crate) const ROUTE_BUFFER: usize = 1024;
+/// Bytes of answers (as the host holds them) the daemon may send for one call before the
+/// plugin reads them; one larger answer is held alone. A plugin that falls further behind
+/// loses the call (with an error saying so), not the connection: the reader of the connection
+/// never waits for one plugin.
+pub(crate) const ROUTE_BUFFER_BYTES: usize = 8 << 20;
 
 /// One `backwards_response` event.
 #[derive(Debug, Clone)]
 pub(crate) enum Answer {
-    /// One message of the called tool, as Dify JSON.
-    Response(Value),
+    /// One message of the called tool.
+    Response(ToolInvokeMessage),
+    /// A message the host could not read; the converter's reason.
+    Malformed(String),
     /// The call failed; the daemon's or Dify's text.
     Error(String),
     /// The call is over.
@@ -43,7 +44,9 @@ pub(crate) enum Answer {
 struct Route {
     /// The forward session the call belongs to.
     session_id: String,
-    answers: mpsc::Sender<Answer>,
+    answers: mpsc::UnboundedSender<(Answer, usize)>,
+    /// Bytes of answers delivered and not yet read.
+    buffered: Arc<AtomicUsize>,
     /// Why the route was closed before the call's `end`, for the stream to report.
     broken: Broken,
 }
@@ -54,6 +57,13 @@ type Broken = Arc<Mutex<Option<ToolError>>>;
 fn break_route(route: &Route, error: ToolError) {
     let mut broken = route.broken.lock().unwrap_or_else(|p| p.into_inner());
     broken.get_or_insert(error);
+}
+
+/// The reading end of one call's route.
+struct RouteEnd {
+    answers: mpsc::UnboundedReceiver<(Answer, usize)>,
+    broken: Broken,
+    buffered: Arc<AtomicUsize>,
 }
 
 /// The calls in flight on one connection, by `backwards_request_id`.
@@ -77,19 +87,25 @@ impl Routes {
         let Some(route) = routes.get(request_id) else {
             return false;
         };
-        match route.answers.try_send(answer) {
+        let cost = match &answer {
+            Answer::Response(message) => message_cost(message),
+            Answer::Malformed(text) | Answer::Error(text) => text.len(),
+            Answer::End => 0,
+        };
+        let before = route.buffered.fetch_add(cost, Ordering::AcqRel);
+        if before > 0 && before + cost > ROUTE_BUFFER_BYTES {
+            break_route(
+                route,
+                ToolError::LimitExceeded(format!(
+                    "the plugin fell more than {ROUTE_BUFFER_BYTES} bytes of answers behind its tool call; read the stream as it arrives"
+                )),
+            );
+            routes.remove(request_id);
+            return true;
+        }
+        match route.answers.send((answer, cost)) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                break_route(
-                    route,
-                    ToolError::LimitExceeded(format!(
-                        "the plugin fell more than {ROUTE_BUFFER} messages behind the answers to its tool call; read the stream as it arrives"
-                    )),
-                );
-                routes.remove(request_id);
-                true
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(_) => {
                 routes.remove(request_id);
                 false
             }
@@ -120,23 +136,30 @@ impl Routes {
         self.lock().clear();
     }
 
-    fn open(&self, request_id: &str, session_id: &str) -> (mpsc::Receiver<Answer>, Broken) {
-        let (answers, rx) = mpsc::channel(ROUTE_BUFFER);
+    fn open(&self, request_id: &str, session_id: &str) -> RouteEnd {
+        let (answers, rx) = mpsc::unbounded_channel();
         let broken = Broken::default();
+        let buffered = Arc::new(AtomicUsize::new(0));
+        let end = RouteEnd {
+            answers: rx,
+            broken: broken.clone(),
+            buffered: buffered.clone(),
+        };
         let mut routes = self.lock();
         if self.closed.load(Ordering::Relaxed) {
             // No answer can come any more: the stream ends at once, saying why.
-            return (rx, broken);
+            return end;
         }
         routes.insert(
             request_id.to_owned(),
             Route {
                 session_id: session_id.to_owned(),
                 answers,
-                broken: broken.clone(),
+                buffered,
+                broken,
             },
         );
-        (rx, broken)
+        end
     }
 
     fn remove(&self, request_id: &str) {
@@ -160,10 +183,9 @@ impl ToolBackend for ConnectionBackend {
         request: ToolRequest,
     ) -> Result<MessageStream, ToolError> {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
-        let (answers, broken) = self.routes.open(&request_id, &self.session_id);
+        let end = self.routes.open(&request_id, &self.session_id);
         let stream = RouteStream {
-            answers,
-            broken,
+            end,
             request_id: request_id.clone(),
             routes: self.routes.clone(),
             done: false,
@@ -198,8 +220,7 @@ fn connection_closed() -> ToolError {
 /// The answers of one call, as messages; removes its route when dropped, so late answers are
 /// dropped rather than buffered.
 struct RouteStream {
-    answers: mpsc::Receiver<Answer>,
-    broken: Broken,
+    end: RouteEnd,
     request_id: String,
     routes: Routes,
     done: bool,
@@ -218,24 +239,26 @@ impl Stream for RouteStream {
         if self.done {
             return Poll::Ready(None);
         }
-        let answer = match self.answers.poll_recv(cx) {
+        let answer = match self.end.answers.poll_recv(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(answer) => answer,
+            Poll::Ready(Some((answer, cost))) => {
+                self.end.buffered.fetch_sub(cost, Ordering::AcqRel);
+                Some(answer)
+            }
+            Poll::Ready(None) => None,
         };
         let item = match answer {
-            Some(Answer::Response(value)) => match from_dify_json(&value) {
-                Ok(message) => Some(Ok(message)),
-                Err(e) => {
-                    self.done = true;
-                    Some(Err(ToolError::BackendFailed {
-                        status: None,
-                        code: Some("invalid_message".into()),
-                        message: format!(
-                            "the plugin daemon answered the tool call with a malformed message: {e}"
-                        ),
-                    }))
-                }
-            },
+            Some(Answer::Response(message)) => Some(Ok(message)),
+            Some(Answer::Malformed(e)) => {
+                self.done = true;
+                Some(Err(ToolError::BackendFailed {
+                    status: None,
+                    code: Some("invalid_message".into()),
+                    message: format!(
+                        "the plugin daemon answered the tool call with a malformed message: {e}"
+                    ),
+                }))
+            }
             Some(Answer::Error(text)) => {
                 self.done = true;
                 Some(Err(classify_error(text)))
@@ -246,7 +269,12 @@ impl Stream for RouteStream {
             }
             None => {
                 self.done = true;
-                let broken = self.broken.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let broken = self
+                    .end
+                    .broken
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
                 Some(Err(broken.unwrap_or_else(connection_closed)))
             }
         };

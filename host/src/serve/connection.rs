@@ -19,13 +19,11 @@ use dify_plugin_protocol::serving::{
 use crate::error::ToolError;
 use crate::serve::backwards::{Answer, Routes};
 use crate::serve::error_type;
+use crate::serve::outbox::{OUTBOX_BYTES, OutLine, Outbox};
 use crate::serve::served::ServedPlugin;
 use crate::serve::session::run_session;
+use crate::wire::dify_json::from_dify_json;
 
-/// Lines waiting to be written. Bounded, so a daemon that stops reading slows the sessions
-/// down instead of growing the host's memory.
-pub(crate) type Outbox = mpsc::Sender<Bytes>;
-const OUTBOX_LINES: usize = 256;
 /// Bytes read from the link at once.
 const READ_CHUNK: usize = 64 << 10;
 
@@ -85,7 +83,7 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (outbox, lines) = mpsc::channel::<Bytes>(OUTBOX_LINES);
+    let (outbox, lines) = Outbox::new(OUTBOX_BYTES);
     // Both stop with this future, however it ends: a dropped server must not go on beating
     // (the daemon would keep the plugin installed and send it requests nobody reads).
     let mut writer_task = AbortOnDrop(tokio::spawn(write_lines(writer, lines)));
@@ -229,7 +227,10 @@ fn handle(item: Line, ctx: &Ctx<'_>, running: Running<'_>) -> Option<String> {
         }
         Ok(DaemonMessage::BackwardsResponse(response)) => {
             let answer = match response.event {
-                BackwardsEvent::Response(data) => Answer::Response(data),
+                BackwardsEvent::Response(data) => match from_dify_json(&data) {
+                    Ok(message) => Answer::Response(message),
+                    Err(e) => Answer::Malformed(e.to_string()),
+                },
                 BackwardsEvent::Error(text) => Answer::Error(text),
                 BackwardsEvent::End => Answer::End,
             };
@@ -349,13 +350,14 @@ async fn heartbeats(outbox: Outbox, interval: Duration) {
 /// few writes and a lone line at once.
 async fn write_lines<W: AsyncWrite + Unpin>(
     writer: W,
-    mut lines: mpsc::Receiver<Bytes>,
+    mut lines: mpsc::UnboundedReceiver<OutLine>,
 ) -> std::io::Result<()> {
     let mut writer = BufWriter::with_capacity(64 << 10, writer);
+    // Each line's budget is released once the line is written (dropped after `write_all`).
     while let Some(line) = lines.recv().await {
-        writer.write_all(&line).await?;
+        writer.write_all(&line.bytes).await?;
         while let Ok(line) = lines.try_recv() {
-            writer.write_all(&line).await?;
+            writer.write_all(&line.bytes).await?;
         }
         writer.flush().await?;
     }
