@@ -427,7 +427,6 @@ impl LimitArgs {
             stream_buffer_bytes: self.stream_buffer_bytes.max(1),
             invocation_buffer_bytes: self.invocation_buffer_bytes,
             max_log_bytes: self.max_log_bytes,
-            ..Limits::default()
         })
     }
 }

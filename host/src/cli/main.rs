@@ -64,6 +64,9 @@ fn main() -> ExitCode {
     // would keep a failed server alive until the daemon closes stdin. Everything that had to
     // be written was flushed before `block_on` returned.
     runtime.shutdown_background();
+    // The plugins' output is written by a thread of its own; give it a moment to finish, but
+    // never wait long for a log nobody reads.
+    dify_wasm_host::sandbox::flush_guest_logs(std::time::Duration::from_secs(2));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(e)) => {

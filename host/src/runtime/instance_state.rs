@@ -49,15 +49,17 @@ impl InstanceState {
         output: Option<OutputSender>,
         emitted: Arc<AtomicU64>,
     ) -> Self {
+        // One log budget for the whole invocation, nested calls included.
+        let log = match &env.session.tree.0 {
+            Some(tree) => tree.log().clone(),
+            None => GuestLog::new(env.limits.max_log_bytes),
+        };
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_TABLE_ENTRIES);
         InstanceState {
-            wasi: wasi_context(&env.plugin, &GuestLog::new(env.limits.max_log_bytes)),
+            wasi: wasi_context(&env.plugin, &log),
             table,
-            limiter: MemoryLimiter {
-                memory_bytes,
-                memory_refused: false,
-            },
+            limiter: MemoryLimiter::new(memory_bytes),
             env,
             output,
             emitted,

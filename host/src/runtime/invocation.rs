@@ -240,6 +240,7 @@ pub(crate) fn start(
                 run(store, &plugin, call, tree.deadline()).await
             }
             .await;
+            drop(tree);
             tx.finish(match outcome {
                 Ok(()) => Event::Finished,
                 Err(e) => Event::Failed(e),
@@ -339,7 +340,7 @@ pub(crate) fn trap_error(
             "raise Limits::memory_bytes (CLI --memory-mib) if it needs more"
         };
         return ToolError::LimitExceeded(format!(
-            "plugin `{plugin}` needed more than its memory limit of {} MiB and was stopped; {hint}",
+            "plugin `{plugin}` needed more than its memory limit of {} MiB (all its linear memories and tables together) and was stopped; {hint}",
             limit >> 20
         ));
     }

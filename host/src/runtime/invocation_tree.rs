@@ -11,15 +11,16 @@ use tokio::time::Instant;
 
 use crate::error::ToolError;
 use crate::limits::Limits;
+use crate::sandbox::GuestLog;
 
 /// The shared state of one top-level invocation and its nested calls.
-#[derive(Debug)]
 pub(crate) struct InvocationTree {
     deadline: Instant,
     buffered: AtomicUsize,
     buffer_limit: usize,
     instances: Arc<Semaphore>,
     instance_quota: u32,
+    log: GuestLog,
 }
 
 impl InvocationTree {
@@ -32,6 +33,7 @@ impl InvocationTree {
             buffer_limit: limits.invocation_buffer_bytes,
             instances: Arc::new(Semaphore::new(quota as usize)),
             instance_quota: quota,
+            log: GuestLog::new(limits.max_log_bytes),
         })
     }
 
@@ -75,6 +77,12 @@ impl InvocationTree {
         }
     }
 
+    /// The log budget every instance of the tree writes its stdout and stderr against; what
+    /// was dropped is said once, when the whole invocation is over.
+    pub(crate) fn log(&self) -> &GuestLog {
+        &self.log
+    }
+
     /// Counts one more live instance against the tree's quota, until the permit is dropped;
     /// fails at once when the quota is used up (waiting could deadlock a tree whose callers
     /// hold the quota while they wait for their callees).
@@ -91,6 +99,16 @@ impl InvocationTree {
     #[cfg(test)]
     fn buffered(&self) -> usize {
         self.buffered.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for InvocationTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvocationTree")
+            .field("deadline", &self.deadline)
+            .field("buffered", &self.buffered)
+            .field("instance_quota", &self.instance_quota)
+            .finish_non_exhaustive()
     }
 }
 

@@ -98,9 +98,13 @@ impl OutputSender {
             .map_err(|_| gone())
     }
 
-    /// Ends the stream with `last`; nobody may be left to read it.
-    pub(crate) fn finish(&self, last: Event) {
-        let _ = self.events.send(last);
+    /// Ends the stream with `last`; nobody may be left to read it. This sender's share of the
+    /// tree is released first, so whatever the tree reports when it ends (the log summary)
+    /// comes before the reader learns the invocation is over.
+    pub(crate) fn finish(self, last: Event) {
+        let OutputSender { events, tree, .. } = self;
+        drop(tree);
+        let _ = events.send(last);
     }
 }
 

@@ -5,9 +5,12 @@
 mod common;
 mod contract_versions;
 mod daemon;
+mod guest_logs;
+mod hardening;
 mod inner_api;
 mod invoke;
 mod loading;
+mod memory;
 mod messages;
 mod recording;
 mod remote;

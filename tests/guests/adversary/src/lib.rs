@@ -5,6 +5,9 @@
 //! hoarding streams, sending huge or endless output, and abandoning streams midway. The host's
 //! tests assert that each attempt is refused or cut short with a clean error.
 
+mod hardening;
+mod log_flood;
+
 use std::hint::black_box;
 
 use dify_plugin::serde_json::{Map, Value, json};
@@ -39,6 +42,12 @@ impl Plugin for Adversary {
             "panic" => panic_loudly(),
             "take_then_drop" => take_then_drop(&parameters, output),
             "slow_reader" => slow_reader(&parameters, output),
+            "log_flood" => log_flood::log_flood(&parameters, output),
+            "retriever_bomb" => hardening::retriever_bomb(&parameters, output),
+            "text_flood" => hardening::text_flood(&parameters, output),
+            "hoard" => hardening::hoard(&parameters, output),
+            "bad_json" => hardening::bad_json(&parameters, output),
+            "fan_out" => hardening::fan_out(&parameters, output),
             other => Err(Error::unknown_tool(other)),
         }
     }
