@@ -14,8 +14,9 @@ pub struct Limits {
     pub invocation_timeout: Duration,
     /// Message streams one instance may hold open at once.
     pub max_open_streams: u32,
-    /// Size of one message as the host holds it, in bytes (its content plus the host's cost of
-    /// holding and converting it; Dify's daemon caps a frame at 30 MiB).
+    /// Size of one message, in bytes: what it holds in the host and its Dify JSON text may each
+    /// be at most this (Dify's daemon caps a frame at 30 MiB). A buffered message is charged
+    /// both, plus what converting it takes.
     pub max_message_bytes: usize,
     /// Size of the JSON parameters of one invocation, in bytes.
     pub max_parameter_bytes: usize,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use dify_wasm_host::wire::dify_json::to_dify_json;
+use dify_wasm_host::wire::dify_json::encode_dify_json;
 use dify_wasm_host::{
     DaemonBackend, Fixtures, InnerApiBackend, LocalBackend, Manifest, Plugin, RecordingBackend,
     Runtime, SessionContext, ToolBackend, ToolCall,
@@ -165,8 +165,12 @@ async fn run(args: RunArgs) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     while let Some(item) = stream.next().await {
         let message = item.map_err(|e| Failure::Invocation(e.into()))?;
-        let json = to_dify_json(&message).map_err(|e| Failure::Invocation(e.into()))?;
-        let written = writeln!(stdout, "{json}").and_then(|()| stdout.flush());
+        let json = encode_dify_json(&message).map_err(|e| Failure::Invocation(e.into()))?;
+        drop(message);
+        let written = stdout
+            .write_all(&json)
+            .and_then(|()| stdout.write_all(b"\n"))
+            .and_then(|()| stdout.flush());
         if written.is_err() {
             // Whoever read our output has gone (a closed pipe); stop the plugin quietly.
             break;

@@ -2,9 +2,12 @@
 //!
 //! `v0_2` is the newest and the one the rest of the crate speaks; `v0_1` binds the frozen
 //! 0.1.0 world onto the same types (the `types` interface is identical), so an old component
-//! links against adapters rather than a second copy of the host. The rest of the crate uses the
+//! links against adapters rather than a second copy of the host. Both map the `types`
+//! interface onto `dify-plugin-protocol`'s message types ([`types`]), so the wire formats,
+//! which live in that crate, read the very values lifted from a plugin. The rest of the crate uses the
 //! re-exports below, so a contract change shows up in one place.
 
+pub mod types;
 pub mod v0_1;
 pub mod v0_2;
 
@@ -64,59 +67,5 @@ impl ToolType {
 impl std::fmt::Display for ToolType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl ToolInvokeMessage {
-    /// Bytes of content the message carries (strings, JSON texts, blobs), used for the size
-    /// limit without serialising the message.
-    pub fn content_size(&self) -> usize {
-        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        let payload = match &self.payload {
-            MessagePayload::Text(s)
-            | MessagePayload::Link(s)
-            | MessagePayload::Image(s)
-            | MessagePayload::ImageLink(s)
-            | MessagePayload::BinaryLink(s) => s.len(),
-            MessagePayload::Json(j) => j.json_object.len(),
-            MessagePayload::Blob(b) => b.len(),
-            MessagePayload::BlobChunk(c) => c.id.len() + c.blob.len(),
-            MessagePayload::File(f) => f.file_marker.len(),
-            MessagePayload::Variable(v) => v.variable_name.len() + v.variable_value.len(),
-            MessagePayload::Log(l) => {
-                l.id.len()
-                    + l.label.len()
-                    + opt(&l.parent_id)
-                    + opt(&l.error)
-                    + l.data.len()
-                    + opt(&l.metadata)
-            }
-            MessagePayload::RetrieverResources(r) => {
-                r.context.len()
-                    + r.retriever_resources
-                        .iter()
-                        .map(|res| {
-                            [
-                                &res.dataset_id,
-                                &res.dataset_name,
-                                &res.document_id,
-                                &res.document_name,
-                                &res.data_source_type,
-                                &res.segment_id,
-                                &res.retriever_from,
-                                &res.index_node_hash,
-                                &res.content,
-                                &res.doc_metadata,
-                                &res.extra,
-                            ]
-                            .into_iter()
-                            .map(opt)
-                            .sum::<usize>()
-                                + 64
-                        })
-                        .sum::<usize>()
-            }
-        };
-        payload + opt(&self.meta)
     }
 }

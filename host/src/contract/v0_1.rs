@@ -1,5 +1,5 @@
 //! `dify:plugin@0.1.0`, frozen: components built against it keep loading. Its `types` are the
-//! 0.2.0 types (identical WIT), so only the thin `tool`/`output` adapters in
+//! 0.2.0 types (identical WIT, both bound onto `dify-plugin-protocol`'s), so only the thin `tool`/`output` adapters in
 //! `runtime::host_interfaces` differ.
 
 // Generated bindings; see `v0_2`.
@@ -11,7 +11,7 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
     with: {
-        "dify:plugin/types": crate::contract::v0_2::dify::plugin::types,
+        "dify:plugin/types": crate::contract::types,
         "dify:plugin/tool.message-stream": crate::runtime::message_stream::HostMessageStream,
     },
 });

@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
     with: {
+        "dify:plugin/types": crate::contract::types,
         "dify:plugin/tool.message-stream": crate::runtime::message_stream::HostMessageStream,
     },
 });

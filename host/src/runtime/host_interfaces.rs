@@ -13,12 +13,7 @@ use crate::contract::{InvokeError, MessageBatch, MessagePayload, ToolInvokeMessa
 use crate::error::ToolError;
 use crate::runtime::instance_state::InstanceState;
 use crate::runtime::message_stream::HostMessageStream;
-use crate::wire::dify_json::{type_name, validate};
-
-/// What a message costs the host while it is buffered and converted, in bytes.
-pub(crate) fn message_cost(message: &ToolInvokeMessage) -> usize {
-    message.content_size() + std::mem::size_of::<ToolInvokeMessage>()
-}
+use crate::wire::dify_json::{measure, type_name};
 
 /// Dify rejects `blob_chunk` messages larger than this.
 pub const MAX_BLOB_CHUNK_BYTES: usize = 8192;
@@ -218,14 +213,6 @@ impl InstanceState {
                 type_name(&message.payload)
             )));
         };
-        let size = message_cost(&message);
-        let limit = self.env.limits.max_message_bytes;
-        if size > limit {
-            return Err(ToolError::LimitExceeded(format!(
-                "plugin `{plugin}` emitted a {} message of {size} bytes, more than the limit of {limit} bytes per message (Limits::max_message_bytes, CLI --max-message-bytes); send large data as a blob, which the SDK splits into chunks",
-                type_name(&message.payload)
-            )));
-        }
         if let MessagePayload::BlobChunk(chunk) = &message.payload
             && chunk.blob.len() > MAX_BLOB_CHUNK_BYTES
         {
@@ -234,12 +221,32 @@ impl InstanceState {
                 chunk.blob.len()
             )));
         }
-        validate(&message).map_err(|e| {
+        let limit = self.env.limits.max_message_bytes;
+        let too_large = |what: &str, size: usize| {
+            ToolError::LimitExceeded(format!(
+                "plugin `{plugin}` emitted a {} message whose {what} is {size} bytes, more than the limit of {limit} bytes per message (Limits::max_message_bytes, CLI --max-message-bytes); send large data as a blob, which the SDK splits into chunks",
+                type_name(&message.payload)
+            ))
+        };
+        // What the message holds is known without reading it; refuse the obvious at once.
+        let held = message.held_bytes();
+        if held > limit {
+            return Err(too_large("content, as the host holds it,", held));
+        }
+        // The same reading as the consumer's conversion: what passes here converts.
+        let text = measure(&message).map_err(|e| {
             ToolError::InvalidParameters(format!(
                 "plugin `{plugin}` emitted a malformed {} message: {e}",
                 type_name(&message.payload)
             ))
         })?;
+        if text.text_len > limit {
+            return Err(too_large("Dify JSON", text.text_len));
+        }
+        // Buffered, it is charged all it costs: itself, and its conversion by the consumer.
+        let size = held
+            .saturating_add(text.text_len)
+            .saturating_add(text.scratch);
         output.send(message, size, plugin).await?;
         self.emitted.fetch_add(1, Ordering::Relaxed);
         Ok(())

@@ -345,9 +345,11 @@ pub(crate) fn trap_error(
         ));
     }
     let text = one_line(trap);
+    // Every wasmtime pool is sized so that the runtime's instance slots run out first; a pool
+    // running dry anyway is the host's fault, and no knob of the plugin's would help.
     if text.contains("concurrent") && text.contains("limit") {
         return ToolError::LimitExceeded(format!(
-            "no instance slot is free for plugin `{plugin}` ({text}); raise Limits::max_instances (CLI --max-instances)"
+            "plugin `{plugin}` could not be instantiated: a wasmtime pool ran dry although an instance slot was free ({text}); this is a host bug, please report it"
         ));
     }
     ToolError::ToolFailed(format!("plugin `{plugin}` crashed: {text}"))

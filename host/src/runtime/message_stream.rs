@@ -32,12 +32,12 @@ impl HostMessageStream {
         }
     }
 
-    /// The message's content size, or the limit error when it is too large.
+    /// The bytes the host holds for the message, or the limit error when they are too many.
     fn checked_size(&self, message: &ToolInvokeMessage) -> Result<usize, ToolError> {
-        let size = message.content_size();
+        let size = message.held_bytes();
         if size > self.max_message_bytes {
             Err(ToolError::LimitExceeded(format!(
-                "a received message carries {size} bytes, more than the limit of {} bytes per message (Limits::max_message_bytes, CLI --max-message-bytes)",
+                "a received message takes {size} bytes, more than the limit of {} bytes per message (Limits::max_message_bytes, CLI --max-message-bytes)",
                 self.max_message_bytes
             )))
         } else {

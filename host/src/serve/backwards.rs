@@ -18,7 +18,6 @@ use crate::backend::daemon::classify_error;
 use crate::backend::{MessageStream, ToolBackend, ToolRequest};
 use crate::contract::ToolInvokeMessage;
 use crate::error::ToolError;
-use crate::runtime::host_interfaces::message_cost;
 use crate::serve::outbox::Outbox;
 use crate::session::SessionContext;
 
@@ -88,7 +87,7 @@ impl Routes {
             return false;
         };
         let cost = match &answer {
-            Answer::Response(message) => message_cost(message),
+            Answer::Response(message) => message.held_bytes(),
             Answer::Malformed(text) | Answer::Error(text) => text.len(),
             Answer::End => 0,
         };

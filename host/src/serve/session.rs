@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use dify_plugin_protocol::serving::{
     BlobChunks, ForwardAction, ForwardRequest, SessionError, session_end, session_error,
-    session_stream,
+    session_stream, session_stream_encoded,
 };
 
 use crate::contract::{
@@ -25,7 +25,7 @@ use crate::serve::error_type;
 use crate::serve::outbox::Outbox;
 use crate::serve::served::ServedPlugin;
 use crate::session::SessionContext;
-use crate::wire::dify_json::to_dify_json;
+use crate::wire::dify_json::encode_dify_json;
 
 /// Runs one forward request to its `end`. Returns early only when the daemon is gone.
 pub(crate) async fn run_session(
@@ -107,7 +107,12 @@ impl Session {
     }
 
     async fn stream(&self, payload: Value) -> Result<(), Failure> {
-        let line = session_stream(&self.id, payload);
+        self.send_stream_line(session_stream(&self.id, payload))
+            .await
+    }
+
+    /// Sends one `stream` line, unless it is longer than the daemon reads.
+    async fn send_stream_line(&self, line: Vec<u8>) -> Result<(), Failure> {
         if let Some(max) = self.max_line_bytes
             && line.len() > max
         {
@@ -290,12 +295,17 @@ async fn send_message(session: &Session, message: ToolInvokeMessage) -> Result<(
         }
         return Ok(());
     }
-    let json = to_dify_json(&message).map_err(|e| {
+    // Written straight to text: the conversion holds about the size of the line, never a
+    // `Value` of the whole message.
+    let json = encode_dify_json(&message).map_err(|e| {
         Failure::tool(&ToolError::InvalidParameters(format!(
             "the plugin emitted a message that cannot be sent to Dify: {e}"
         )))
     })?;
-    session.stream(json).await
+    drop(message);
+    session
+        .send_stream_line(session_stream_encoded(&session.id, &json))
+        .await
 }
 
 /// The one `stream` payload of a provider action, in the shape the daemon decodes.

@@ -57,5 +57,5 @@ pub use registration::{
 pub use registration_reply::RegistrationRejected;
 pub use session_message::{
     BackwardsToolCall, STDIO_MAX_LINE_BYTES, SessionError, TooManyErrorArgs, ToolType, session_end,
-    session_error, session_invoke, session_stream,
+    session_error, session_invoke, session_stream, session_stream_encoded,
 };

@@ -21,6 +21,21 @@ pub fn session_stream(session_id: &str, payload: Value) -> Vec<u8> {
     session_message(session_id, "stream", payload)
 }
 
+/// [`session_stream`] for a payload already encoded as compact JSON (a ToolInvokeMessage from
+/// `wire::dify_json::encode_dify_json`), so a large message is written once, never held as a
+/// `Value`. The bytes are those [`session_stream`] writes for the same payload.
+pub fn session_stream_encoded(session_id: &str, payload: &[u8]) -> Vec<u8> {
+    let id = Value::from(session_id).to_string();
+    let mut out = Vec::with_capacity(payload.len() + id.len() + 64 + MESSAGE_END.len());
+    out.extend_from_slice(br#"{"event":"session","session_id":"#);
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(br#","data":{"type":"stream","data":"#);
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b"}}");
+    out.extend_from_slice(MESSAGE_END);
+    out
+}
+
 /// A backwards call of a tool through Dify; the answers arrive as `backwards_response` lines
 /// of this session with the call's `backwards_request_id`.
 pub fn session_invoke(session_id: &str, call: BackwardsToolCall) -> Vec<u8> {
@@ -117,6 +132,23 @@ impl ToolType {
             Self::Mcp => "mcp",
         }
     }
+
+    /// Reads Dify's spelling; `None` for any other text.
+    pub fn parse(name: &str) -> Option<ToolType> {
+        match name {
+            "builtin" => Some(Self::Builtin),
+            "workflow" => Some(Self::Workflow),
+            "api" => Some(Self::Api),
+            "mcp" => Some(Self::Mcp),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ToolType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A session's failure, as the daemon's `ErrorResponse` takes it.
@@ -189,6 +221,24 @@ mod tests {
     };
     use crate::serving::transcript::PLUGIN_TO_DAEMON;
     use serde_json::json;
+
+    #[test]
+    fn an_encoded_payload_makes_the_same_line_as_a_value() {
+        for (id, payload) in [
+            (
+                "s-1",
+                json!({"type": "text", "message": {"text": "héllo \"q\"\n"}, "meta": null}),
+            ),
+            ("id \" with \\ quotes", json!({"result": true})),
+            ("", json!([])),
+        ] {
+            let encoded = payload.to_string();
+            assert_eq!(
+                session_stream_encoded(id, encoded.as_bytes()),
+                session_stream(id, payload),
+            );
+        }
+    }
 
     /// Re-encodes one transcript line from its decoded content with our encoders.
     fn reencode(line: &[u8]) -> Vec<u8> {

@@ -214,7 +214,7 @@ async fn a_retriever_resources_bomb_is_refused_at_emit_and_costs_the_host_little
     let mut delivered = 0;
     let (attack, ()) = tokio::join!(
         tokio::time::timeout(
-            Duration::from_secs(20),
+            Duration::from_secs(15),
             read_slowly(stream, Duration::ZERO, |_, payload| {
                 if matches!(payload, MessagePayload::RetrieverResources(_)) {
                     delivered += 1;
@@ -231,7 +231,7 @@ async fn a_retriever_resources_bomb_is_refused_at_emit_and_costs_the_host_little
     let growth = peak.finish("retriever_bomb 200 000 entries x 20");
     let (_, error) = attack.unwrap_or_else(|_| {
         panic!(
-            "the bomb was not refused: {delivered} messages of 200 000 entries reached the consumer in 20 s, host RSS +{growth} MiB"
+            "the bomb was not refused: {delivered} messages of 200 000 entries reached the consumer in 15 s, host RSS +{growth} MiB"
         )
     });
     assert_eq!(delivered, 0, "nothing of the bomb reaches the consumer");
@@ -388,8 +388,7 @@ async fn the_deadline_ends_the_stream_whatever_is_still_buffered() {
         other => panic!("expected a time out, got {other:?} after {received} messages"),
     }
     assert!(
-        elapsed >= timeout - Duration::from_millis(100)
-            && elapsed < timeout + Duration::from_millis(500),
+        elapsed >= timeout - Duration::from_millis(100) && elapsed < timeout + SLACK,
         "the stream ends at the deadline, not when the buffer is drained: {elapsed:?}"
     );
     assert!(received <= 11, "{received} messages in 2 s at 200 ms each");
@@ -430,8 +429,7 @@ async fn time_spent_in_nested_calls_counts_against_the_top_level_deadline() {
         "expected a time out, got {error:?}"
     );
     assert!(
-        elapsed >= timeout - Duration::from_millis(100)
-            && elapsed < timeout + Duration::from_millis(500),
+        elapsed >= timeout - Duration::from_millis(100) && elapsed < timeout + SLACK,
         "the chain ends at the top-level deadline: {elapsed:?}"
     );
 }
