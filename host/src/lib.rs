@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+mod byte_budget;
 pub mod contract;
 pub mod engine;
 pub mod error;

@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
+use crate::byte_budget::ByteBudget;
 use crate::contract::ToolInvokeMessage;
 use crate::error::ToolError;
 use crate::runtime::invocation_tree::{InvocationTree, TreeCharge};
@@ -34,8 +35,7 @@ pub(crate) struct Charge {
 #[derive(Clone)]
 pub(crate) struct OutputSender {
     events: mpsc::UnboundedSender<Event>,
-    budget: Arc<Semaphore>,
-    budget_bytes: u32,
+    budget: ByteBudget,
     tree: Arc<InvocationTree>,
 }
 
@@ -50,15 +50,10 @@ pub(crate) fn output_queue(
     tree: Arc<InvocationTree>,
 ) -> (OutputSender, OutputReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
-    // A semaphore counts at most `u32::MAX` permits at once; clamp the budget to that.
-    let budget_bytes = u32::try_from(stream_bytes.max(1))
-        .unwrap_or(u32::MAX)
-        .min(Semaphore::MAX_PERMITS as u32);
     (
         OutputSender {
             events: tx,
-            budget: Arc::new(Semaphore::new(budget_bytes as usize)),
-            budget_bytes,
+            budget: ByteBudget::new(stream_bytes),
             tree,
         },
         OutputReceiver { events: rx },
@@ -76,16 +71,7 @@ impl OutputSender {
         plugin: &str,
     ) -> Result<(), ToolError> {
         let gone = || ToolError::Cancelled("the consumer of this tool's messages went away".into());
-        // A message larger than the whole budget waits for an empty stream and then takes it all.
-        let permits = u32::try_from(cost.max(1))
-            .unwrap_or(u32::MAX)
-            .min(self.budget_bytes);
-        let stream = self
-            .budget
-            .clone()
-            .acquire_many_owned(permits)
-            .await
-            .map_err(|_| gone())?;
+        let stream = self.budget.take(cost).await.map_err(|_| gone())?;
         let tree = self.tree.charge(cost, plugin)?;
         self.events
             .send(Event::Message(

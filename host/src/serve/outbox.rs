@@ -2,10 +2,10 @@
 //! slows the sessions down instead of growing the host's memory, whatever the size of the
 //! lines.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+use crate::byte_budget::ByteBudget;
 
 /// Bytes of lines one connection holds unwritten; one larger line is held alone.
 pub(crate) const OUTBOX_BYTES: usize = 8 << 20;
@@ -25,51 +25,31 @@ pub(crate) struct OutLine {
 #[derive(Clone)]
 pub(crate) struct Outbox {
     lines: mpsc::UnboundedSender<OutLine>,
-    budget: Arc<Semaphore>,
-    budget_bytes: u32,
+    budget: ByteBudget,
 }
 
 impl Outbox {
     /// An outbox holding at most `budget_bytes` of unwritten lines, and its receiving side.
     pub(crate) fn new(budget_bytes: usize) -> (Outbox, mpsc::UnboundedReceiver<OutLine>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let budget_bytes = u32::try_from(budget_bytes.max(1))
-            .unwrap_or(u32::MAX)
-            .min(Semaphore::MAX_PERMITS as u32);
         (
             Outbox {
                 lines: tx,
-                budget: Arc::new(Semaphore::new(budget_bytes as usize)),
-                budget_bytes,
+                budget: ByteBudget::new(budget_bytes),
             },
             rx,
         )
     }
 
-    fn permits(&self, line: &Bytes) -> u32 {
-        u32::try_from(line.len().max(1))
-            .unwrap_or(u32::MAX)
-            .min(self.budget_bytes)
-    }
-
     /// Queues `line`, waiting while the outbox is full.
     pub(crate) async fn send(&self, line: Bytes) -> Result<(), Closed> {
-        let permit = self
-            .budget
-            .clone()
-            .acquire_many_owned(self.permits(&line))
-            .await
-            .map_err(|_| Closed)?;
+        let permit = self.budget.take(line.len()).await.map_err(|_| Closed)?;
         self.push(line, permit)
     }
 
     /// Queues `line` when there is room now; `Err` when the outbox is full or closed.
     pub(crate) fn try_send(&self, line: Bytes) -> Result<(), Closed> {
-        let permit = self
-            .budget
-            .clone()
-            .try_acquire_many_owned(self.permits(&line))
-            .map_err(|_| Closed)?;
+        let permit = self.budget.try_take(line.len()).map_err(|_| Closed)?;
         self.push(line, permit)
     }
 
