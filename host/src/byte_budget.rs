@@ -56,7 +56,7 @@ mod tests {
         assert!(budget.try_take(5).is_err());
         let _b = budget.try_take(4).expect("fits exactly");
         drop(a);
-        budget.try_take(6).expect("room again");
+        let _again = budget.try_take(6).expect("room again");
     }
 
     #[tokio::test]
@@ -65,6 +65,6 @@ mod tests {
         let big = budget.take(1 << 40).await.expect("takes it all");
         assert!(budget.try_take(1).is_err());
         drop(big);
-        budget.try_take(10).expect("all free");
+        let _all = budget.try_take(10).expect("all free");
     }
 }
