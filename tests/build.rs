@@ -25,7 +25,16 @@ fn main() {
         .parent()
         .expect("tests/ lives inside the workspace")
         .to_path_buf();
-    for dir in ["wit", "guest-sdk", "examples", "tests/guests"] {
+    // The root manifest too: its `[workspace.dependencies]` features (serde_json's
+    // `arbitrary_precision`) are compiled into the guests.
+    for dir in [
+        "wit",
+        "guest-sdk",
+        "examples",
+        "tests/guests",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");

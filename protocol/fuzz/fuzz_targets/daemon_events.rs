@@ -1,6 +1,7 @@
 //! The plugin daemon's backwards-invocation answer: the event splitter fed the body in
 //! arbitrary pieces, and every event parsed. Nothing may panic, the events and the verdict must
-//! not depend on how the body was cut, and no event may pass the limit.
+//! not depend on how the body was cut (the seeds hold events of the limit and one byte either
+//! side), and no event may pass the limit.
 
 #![no_main]
 
@@ -9,6 +10,14 @@ use dify_plugin_protocol::wire::daemon_events::{
 };
 use dify_plugin_protocol::wire::dify_json::{encode_dify_json, to_dify_json, validate};
 use libfuzzer_sys::fuzz_target;
+
+/// Where `needle` occurs in `haystack`.
+fn memchr_iter(needle: u8, haystack: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    haystack
+        .iter()
+        .enumerate()
+        .filter_map(move |(i, &b)| (b == needle).then_some(i))
+}
 
 /// Small, so that oversized events are common.
 const LIMIT: usize = 1024;
@@ -41,10 +50,22 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let whole = split(&[body]);
-    let at = usize::from(cut).min(body.len());
-    let (head, tail) = body.split_at(at);
-    assert_eq!(split(&[head, tail]), whole);
-    if body.len() <= 512 {
+    // A cut counted from either end, a cut on both sides of each of the first `\n` bytes
+    // (a separator split from its event and from itself), and byte-by-byte pushes.
+    for at in [
+        usize::from(cut),
+        body.len().saturating_sub(usize::from(cut)),
+    ] {
+        let (head, tail) = body.split_at(at.min(body.len()));
+        assert_eq!(split(&[head, tail]), whole);
+    }
+    for at in memchr_iter(b'\n', body).take(16) {
+        assert_eq!(
+            split(&[&body[..at], &body[at..=at], &body[at + 1..]]),
+            whole
+        );
+    }
+    if body.len() <= 4096 {
         let singles: Vec<&[u8]> = body.chunks(1).collect();
         assert_eq!(split(&singles), whole);
     }

@@ -1,6 +1,7 @@
 //! The daemon-to-plugin path: bytes pushed into the line splitter in arbitrary pieces, each
 //! line decoded. Nothing may panic, the splitter must give the same lines however the bytes
-//! are cut, and every line must respect the limit.
+//! are cut (the seeds hold lines of the limit and one byte either side, ended by `\n` and
+//! `\r\n`), and every line must respect the limit.
 
 #![no_main]
 
@@ -30,10 +31,26 @@ fuzz_target!(|data: &[u8]| {
     };
     let whole = lines(&[input]);
     // A cut point from the first byte, and byte-by-byte pushes, must change nothing.
-    let at = usize::from(cut).min(input.len());
-    let (head, tail) = input.split_at(at);
-    assert_eq!(lines(&[head, tail]), whole);
-    if input.len() <= 256 {
+    // A cut counted from either end, a cut on both sides of each of the first `\r` and `\n`
+    // bytes, and byte-by-byte pushes.
+    for at in [
+        usize::from(cut),
+        input.len().saturating_sub(usize::from(cut)),
+    ] {
+        let (head, tail) = input.split_at(at.min(input.len()));
+        assert_eq!(lines(&[head, tail]), whole);
+    }
+    let line_ends = input
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| matches!(b, b'\r' | b'\n'));
+    for (at, _) in line_ends.take(16) {
+        assert_eq!(
+            lines(&[&input[..at], &input[at..=at], &input[at + 1..]]),
+            whole
+        );
+    }
+    if input.len() <= 2048 {
         let singles: Vec<&[u8]> = input.chunks(1).collect();
         assert_eq!(lines(&singles), whole);
     }
@@ -52,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
             }
             Line::Oversized(big) => {
                 assert!(big.length > LIMIT);
-                assert!(big.prefix.len() <= OVERSIZED_PREFIX_BYTES);
+                assert_eq!(big.prefix.len(), big.length.min(OVERSIZED_PREFIX_BYTES));
                 let error = big.error();
                 assert_eq!(error.code(), "line_too_long");
             }

@@ -1,7 +1,7 @@
 //! ToolInvokeMessage JSON from Dify (the inner API's frames, the daemon's events, fixtures):
 //! `from_dify_json` on any JSON, and the inner API's frame payload. Nothing may panic; a
 //! message that decodes passes the emit check, converts back with both encoders to the same
-//! bytes, and converting is stable from then on.
+//! bytes, and decodes again to the same message.
 
 #![no_main]
 
@@ -26,8 +26,9 @@ fuzz_target!(|data: &[u8]| {
     let written = encode_dify_json(&message).expect("a decoded message encodes");
     assert_eq!(written, text.as_bytes());
     assert!(measure(&message).expect("measures").text_len >= written.len());
-    // Converting is a fixpoint from then on (the message itself may differ: a retriever
-    // resource's `extra` lists a known key with an odd value where the resource has it).
+    // The message converts back to itself (a retriever resource's odd keys included). The
+    // JSON itself comes back exactly only in Dify's shape (keys of the envelope and of the
+    // message beside Dify's are not kept): `round_trip_dify_json` checks that.
     let again = from_dify_json(&back).expect("decodes again");
-    assert_eq!(to_dify_json(&again).expect("converts again"), back);
+    assert_eq!(again, message);
 });

@@ -96,7 +96,7 @@ impl ToolInvokeMessage {
 
     /// An upper estimate of the bytes the host holds for this message and for converting it
     /// to Dify's JSON text with [`encode_dify_json`]: [`held_bytes`](Self::held_bytes), the
-    /// text (structure, key names, escaping, base64 expansion of blobs, canonical numbers) and
+    /// text (structure, key names, escaping, base64 expansion of blobs) and
     /// the encoder's scratch. A message that does not convert costs what it holds plus the
     /// most its text could grow to before the conversion fails. Reads every JSON-text field
     /// once; [`measure`] gives the conversion's share along with validation in one pass.
@@ -107,8 +107,8 @@ impl ToolInvokeMessage {
         let conversion = match measure(self) {
             Ok(size) => size.text_len + size.scratch,
             // The conversion stops at the bad field; until then it has written at most what a
-            // canonical re-encoding of the whole message could take (numbers such as `1e15`
-            // grow at most five-fold, escapes at most six-fold).
+            // canonical re-encoding of the whole message could take (escapes grow at most
+            // six-fold; numbers keep their text, `1e5` at most gaining an exponent sign).
             Err(_) => 6 * self.held_bytes(),
         };
         self.held_bytes().saturating_add(conversion)

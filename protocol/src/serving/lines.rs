@@ -5,6 +5,10 @@
 //! limit does not end the connection: its bytes are dropped as they arrive, and it comes out
 //! as [`Line::Oversized`] with a short prefix, which names the session (the daemon writes
 //! `session_id` first), so the host can fail that one session.
+//!
+//! The limit counts the line as it comes out, without its ending (`\n` or `\r\n`), and the
+//! verdict depends on the bytes only, never on how the transport split them: a `\r` one byte
+//! past the limit is held until the next byte shows whether it ends the line.
 
 use std::collections::VecDeque;
 
@@ -38,7 +42,7 @@ pub enum Line {
 pub struct OversizedLine {
     /// Its first [`OVERSIZED_PREFIX_BYTES`] bytes.
     pub prefix: Vec<u8>,
-    /// Its whole length, without the `\n`.
+    /// Its whole length, without its ending (`\n` or `\r\n`).
     pub length: usize,
     /// The limit it exceeded.
     pub limit: usize,
@@ -77,8 +81,13 @@ pub struct UnterminatedLine {
 enum Partial {
     /// Keeping its bytes.
     Collecting(Vec<u8>),
-    /// Dropping them: the line is over the limit.
-    Discarding { prefix: Vec<u8>, length: usize },
+    /// Dropping them: the line is over the limit. `cr`: the last byte was a `\r`, which is
+    /// not counted if a `\n` follows.
+    Discarding {
+        prefix: Vec<u8>,
+        length: usize,
+        cr: bool,
+    },
 }
 
 /// Splits pushed bytes into lines, holding at most one partial line of at most the limit.
@@ -90,7 +99,8 @@ pub struct LineSplitter {
 }
 
 impl LineSplitter {
-    /// A splitter that discards lines longer than `max_line_bytes` (without the `\n`).
+    /// A splitter that discards lines longer than `max_line_bytes` (without the `\n` or
+    /// `\r\n`).
     pub fn new(max_line_bytes: usize) -> Self {
         LineSplitter {
             ready: VecDeque::new(),
@@ -144,18 +154,22 @@ impl LineSplitter {
 
     /// Adds bytes of the line in progress, switching to discarding past the limit.
     fn append(&mut self, piece: &[u8]) {
+        let Some(&last) = piece.last() else {
+            return;
+        };
         match &mut self.partial {
             Partial::Collecting(buf) => {
                 let needed = buf.len().saturating_add(piece.len());
-                if needed > self.max_line {
-                    let mut prefix = std::mem::take(buf);
-                    prefix.truncate(OVERSIZED_PREFIX_BYTES);
-                    let room = OVERSIZED_PREFIX_BYTES.saturating_sub(prefix.len());
-                    prefix.extend_from_slice(piece.get(..room).unwrap_or(piece));
-                    prefix.shrink_to_fit();
+                // One byte more is held when it is a `\r`: the line may end with `\r\n`.
+                let held_cr = last == b'\r' && needed == self.max_line.saturating_add(1);
+                if needed > self.max_line && !held_cr {
+                    let mut prefix = Vec::with_capacity(OVERSIZED_PREFIX_BYTES);
+                    keep_prefix(&mut prefix, buf);
+                    keep_prefix(&mut prefix, piece);
                     self.partial = Partial::Discarding {
                         prefix,
                         length: needed,
+                        cr: last == b'\r',
                     };
                 } else {
                     // Grow by doubling, but never past the limit, so a line near the limit
@@ -168,7 +182,12 @@ impl LineSplitter {
                     buf.extend_from_slice(piece);
                 }
             }
-            Partial::Discarding { length, .. } => *length = length.saturating_add(piece.len()),
+            Partial::Discarding { prefix, length, cr } => {
+                // The prefix is the line's first bytes however the line arrived.
+                keep_prefix(prefix, piece);
+                *length = length.saturating_add(piece.len());
+                *cr = last == b'\r';
+            }
         }
     }
 
@@ -184,7 +203,13 @@ impl LineSplitter {
                     self.ready.push_back(Line::Complete(line));
                 }
             }
-            Partial::Discarding { prefix, length } => {
+            Partial::Discarding {
+                mut prefix,
+                length,
+                cr,
+            } => {
+                let length = length - usize::from(cr);
+                prefix.truncate(length);
                 self.ready.push_back(Line::Oversized(OversizedLine {
                     prefix,
                     length,
@@ -193,6 +218,12 @@ impl LineSplitter {
             }
         }
     }
+}
+
+/// Adds the start of `piece` to an oversized line's prefix, up to [`OVERSIZED_PREFIX_BYTES`].
+fn keep_prefix(prefix: &mut Vec<u8>, piece: &[u8]) {
+    let room = OVERSIZED_PREFIX_BYTES.saturating_sub(prefix.len());
+    prefix.extend_from_slice(piece.get(..room).unwrap_or(piece));
 }
 
 impl Default for LineSplitter {
@@ -260,6 +291,78 @@ mod tests {
         assert_eq!(splitter.next_line(), None);
     }
 
+    /// Every line and the verdict, the stream pushed in the given pieces.
+    fn split_pieces(limit: usize, pieces: &[&[u8]]) -> (Vec<Line>, Result<(), UnterminatedLine>) {
+        let mut splitter = LineSplitter::new(limit);
+        let mut out = Vec::new();
+        for piece in pieces {
+            splitter.push(piece);
+            out.extend(drain(&mut splitter));
+        }
+        let end = splitter.finish();
+        (out, end)
+    }
+
+    #[test]
+    fn the_size_verdict_is_the_same_however_the_stream_is_cut() {
+        let limit = 8;
+        for len in [limit - 1, limit, limit + 1] {
+            let line = vec![b'x'; len];
+            for ending in [&b"\n"[..], b"\r\n", b"", b"\r", b"\r\r\n"] {
+                let mut stream = b"a\n".to_vec();
+                stream.extend_from_slice(&line);
+                stream.extend_from_slice(ending);
+                stream.extend_from_slice(b"{}\r\n");
+                let whole = split_pieces(limit, &[&stream]);
+                for cut in 0..=stream.len() {
+                    for second in cut..=stream.len() {
+                        let pieces = [&stream[..cut], &stream[cut..second], &stream[second..]];
+                        assert_eq!(split_pieces(limit, &pieces), whole, "{cut}, {second}");
+                    }
+                }
+                let singles: Vec<&[u8]> = stream.chunks(1).collect();
+                assert_eq!(split_pieces(limit, &singles), whole, "byte by byte");
+                assert_eq!(whole.1, Ok(()));
+                let expected = match ending {
+                    b"\n" | b"\r\n" if len <= limit => complete("xxxxxxxx"[..len].as_ref()),
+                    b"\n" | b"\r\n" => Line::Oversized(OversizedLine {
+                        prefix: line.clone(),
+                        length: len,
+                        limit,
+                    }),
+                    // `\r\r\n`: one `\r` belongs to the line.
+                    b"\r\r\n" if len < limit => Line::Complete([&line[..], b"\r"].concat()),
+                    b"\r\r\n" => Line::Oversized(OversizedLine {
+                        prefix: [&line[..], b"\r"].concat(),
+                        length: len + 1,
+                        limit,
+                    }),
+                    // No ending: the line runs on into `{}`.
+                    _ => {
+                        let joined = [&line[..], ending, b"{}"].concat();
+                        if joined.len() <= limit {
+                            Line::Complete(joined)
+                        } else {
+                            Line::Oversized(OversizedLine {
+                                length: joined.len(),
+                                prefix: joined,
+                                limit,
+                            })
+                        }
+                    }
+                };
+                assert_eq!(
+                    whole.0,
+                    vec![complete("a"), expected, complete("{}")]
+                        .into_iter()
+                        .filter(|l| ending.ends_with(b"\n") || l != &complete("{}"))
+                        .collect::<Vec<_>>(),
+                    "{len} {ending:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn an_oversized_line_keeps_its_prefix_and_session_and_the_next_line_survives() {
         let session = "2005c1eb-f3dd-47ca-91f6-2f5930072b3a";
@@ -296,7 +399,7 @@ mod tests {
             splitter.push(&[b'y'; 4096]);
         }
         match &splitter.partial {
-            Partial::Discarding { prefix, length } => {
+            Partial::Discarding { prefix, length, .. } => {
                 assert_eq!(*length, 4_096_000);
                 assert!(prefix.capacity() <= OVERSIZED_PREFIX_BYTES);
             }

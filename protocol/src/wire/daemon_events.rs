@@ -89,31 +89,55 @@ pub enum EventError {
 }
 
 /// Splits the daemon's answer into events as its bytes arrive, dropping heartbeats.
+///
+/// An event is the bytes before the first `\n\n` (so it never ends with `\n`), and its size is
+/// counted without the separator: an event of exactly the limit passes, one byte more is
+/// refused. The verdict depends on the bytes only, never on how the transport split them: while
+/// the separator is incomplete, a trailing `\n` is not counted, as it may be the separator's
+/// first byte. The first error is final: later bytes are dropped and nothing more comes out.
 #[derive(Debug)]
 pub struct EventSplitter {
     buffer: BytesMut,
     /// How far `buffer` has been searched for a separator already.
     searched: usize,
     max_event: usize,
+    /// Set once an error was reported: the rest of the body is meaningless.
+    failed: bool,
 }
 
 impl EventSplitter {
-    /// A splitter refusing events over `max_event` bytes.
+    /// A splitter refusing events over `max_event` bytes (the `\n\n` not counted).
     pub fn new(max_event: usize) -> Self {
         EventSplitter {
             buffer: BytesMut::new(),
             searched: 0,
             max_event,
+            failed: false,
         }
     }
 
     /// Adds bytes received from the body.
     pub fn push(&mut self, bytes: &[u8]) {
-        self.buffer.extend_from_slice(bytes);
+        if !self.failed {
+            self.buffer.extend_from_slice(bytes);
+        }
     }
 
     /// The next complete, non-empty event; `None` until more bytes are needed.
     pub fn next_event(&mut self) -> Result<Option<Bytes>, EventError> {
+        if self.failed {
+            return Ok(None);
+        }
+        let result = self.split();
+        if result.is_err() {
+            self.failed = true;
+            self.buffer.clear();
+            self.searched = 0;
+        }
+        result
+    }
+
+    fn split(&mut self) -> Result<Option<Bytes>, EventError> {
         loop {
             let from = self.searched.saturating_sub(SEPARATOR.len() - 1);
             let found = self.buffer[from..]
@@ -122,7 +146,12 @@ impl EventSplitter {
                 .map(|i| from + i);
             let Some(end) = found else {
                 self.searched = self.buffer.len();
-                if self.buffer.len() > self.max_event {
+                // The event is at least the buffer, less a final `\n` that may begin the
+                // separator (an event never ends with `\n`: that byte and the separator's first
+                // would be an earlier separator). Counting that byte would refuse an event of
+                // exactly the limit when the separator arrives split.
+                let pending = usize::from(self.buffer.last() == Some(&b'\n'));
+                if self.buffer.len() - pending > self.max_event {
                     return Err(EventError::TooLarge {
                         limit: self.max_event,
                     });
@@ -143,10 +172,10 @@ impl EventSplitter {
         }
     }
 
-    /// Checks that the body ended between events.
+    /// Checks that the body ended between events. After an error there is nothing to check.
     pub fn finish(&self) -> Result<(), EventError> {
         let rest = self.buffer.trim_ascii();
-        if rest.is_empty() {
+        if self.failed || rest.is_empty() {
             Ok(())
         } else {
             Err(EventError::Truncated(rest.len()))
@@ -196,10 +225,21 @@ pub struct ResponseEvent {
 
 /// Reads one event.
 pub fn parse_event(event: &[u8]) -> Result<ResponseEvent, EventError> {
-    let value: Value =
-        serde_json::from_slice(event).map_err(|e| EventError::InvalidJson(e.to_string()))?;
-    let outer: Outer =
-        serde_json::from_value(value).map_err(|e| EventError::Unexpected(e.to_string()))?;
+    // Read straight from the bytes: a round trip through `Value` would rewrite numbers such
+    // as the integer `-0`.
+    // A struct also reads from a JSON array; only an object is an event.
+    if event.trim_ascii_start().first() != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(event) {
+                Ok(_) => EventError::Unexpected("it is not a JSON object".into()),
+                Err(e) => EventError::InvalidJson(e.to_string()),
+            },
+        );
+    }
+    let outer: Outer = serde_json::from_slice(event).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => EventError::Unexpected(e.to_string()),
+        _ => EventError::InvalidJson(e.to_string()),
+    })?;
     if outer.event != "backwards_response" {
         return Err(EventError::Unexpected(format!(
             "its event is `{}`",
@@ -326,6 +366,102 @@ mod tests {
         splitter.push(b"{\"a\":");
         assert_eq!(splitter.next_event(), Ok(None));
         assert_eq!(splitter.finish(), Err(EventError::Truncated(5)));
+    }
+
+    /// Every event and the verdict, the body pushed in the given pieces.
+    fn split_pieces(limit: usize, pieces: &[&[u8]]) -> (Vec<Bytes>, Result<(), EventError>) {
+        let mut splitter = EventSplitter::new(limit);
+        let mut out = Vec::new();
+        for piece in pieces {
+            splitter.push(piece);
+            loop {
+                match splitter.next_event() {
+                    Ok(Some(event)) => out.push(event),
+                    Ok(None) => break,
+                    Err(e) => {
+                        // Final: more bytes change nothing.
+                        splitter.push(b"{}\n\n");
+                        assert_eq!(splitter.next_event(), Ok(None));
+                        assert_eq!(splitter.finish(), Ok(()));
+                        return (out, Err(e));
+                    }
+                }
+            }
+        }
+        let end = splitter.finish();
+        (out, end)
+    }
+
+    /// Asserts that `body` gives the same events and verdict whole, cut at every point (one
+    /// cut, and two cuts around every separator), and byte by byte; returns that result.
+    fn same_however_cut(limit: usize, body: &[u8]) -> (Vec<Bytes>, Result<(), EventError>) {
+        let whole = split_pieces(limit, &[body]);
+        for cut in 0..=body.len() {
+            let (head, tail) = body.split_at(cut);
+            assert_eq!(split_pieces(limit, &[head, tail]), whole, "cut at {cut}");
+            if body.get(cut) == Some(&b'\n') {
+                // The separator split from its event and from itself.
+                let pieces = [&body[..cut], &body[cut..cut + 1], &body[cut + 1..]];
+                assert_eq!(split_pieces(limit, &pieces), whole, "split at {cut}");
+            }
+        }
+        let singles: Vec<&[u8]> = body.chunks(1).collect();
+        assert_eq!(split_pieces(limit, &singles), whole, "byte by byte");
+        whole
+    }
+
+    #[test]
+    fn the_size_verdict_is_the_same_however_the_body_is_cut() {
+        let limit = 16;
+        let event = |len: usize| {
+            let mut e = b"{\"k\":\"".to_vec();
+            e.resize(len - 2, b'x');
+            e.extend_from_slice(b"\"}");
+            e
+        };
+        for len in [limit - 1, limit, limit + 1] {
+            for (before, after) in [
+                (&b""[..], &b""[..]),
+                (b"\n\n", b"\n\n"),
+                (b"{}\n\n", b"{}\n\n"),
+                (b"", b"\n\n\n\n{}\n\n"),
+            ] {
+                let mut body = before.to_vec();
+                body.extend_from_slice(&event(len));
+                body.extend_from_slice(b"\n\n");
+                body.extend_from_slice(after);
+                let (events, verdict) = same_however_cut(limit, &body);
+                if len <= limit {
+                    assert_eq!(verdict, Ok(()), "{len} bytes pass");
+                    assert!(events.contains(&Bytes::from(event(len))));
+                } else {
+                    assert_eq!(verdict, Err(EventError::TooLarge { limit }), "{len} bytes");
+                    assert!(!events.iter().any(|e| e.len() > limit));
+                }
+            }
+            // Without its separator: over the limit it is refused as soon as it is known to
+            // be, within it the body is cut short.
+            let (_, verdict) = same_however_cut(limit, &event(len));
+            if len <= limit {
+                assert_eq!(verdict, Err(EventError::Truncated(len)));
+            } else {
+                assert_eq!(verdict, Err(EventError::TooLarge { limit }));
+            }
+        }
+        // A lone `\n` inside an event counts, and an odd heartbeat's `\n` begins the event.
+        let too_large = Err(EventError::TooLarge { limit });
+        for (body, verdict) in [
+            (&b"{\"k\":\"xxxxxxx\n\"}\n\n"[..], Ok(())),
+            (b"{\"k\":\"xxxxxxxx\n\"}\n\n", too_large.clone()),
+            (b"\n\n\n{\"k\":\"xxxxxxx\"}\n\n", Ok(())),
+            (b"\n\n\n{\"k\":\"xxxxxxxx\"}\n\n", too_large),
+        ] {
+            assert_eq!(same_however_cut(limit, body).1, verdict);
+        }
+        for limit in 0..4 {
+            let (events, _) = same_however_cut(limit, b"\n\n\n\n\n{}\n\n\n\n{\n\n");
+            assert!(events.iter().all(|e| e.len() <= limit));
+        }
     }
 
     #[test]

@@ -263,6 +263,69 @@ mod tests {
         assert_eq!(one_by_one, payloads.to_vec());
     }
 
+    /// Every payload and the verdict, the body pushed in the given pieces.
+    fn decode_pieces(limit: usize, pieces: &[&[u8]]) -> (Vec<Bytes>, Result<(), FrameError>) {
+        let mut decoder = FrameDecoder::new(limit);
+        let mut out = Vec::new();
+        for piece in pieces {
+            decoder.push(piece);
+            loop {
+                match decoder.next_payload() {
+                    Ok(Some(payload)) => out.push(payload),
+                    Ok(None) => break,
+                    Err(e) => {
+                        // Final: more bytes change nothing.
+                        decoder.push(&body(&[b"{}"]));
+                        assert_eq!(decoder.next_payload(), Ok(None));
+                        assert_eq!(decoder.finish(), Ok(()));
+                        return (out, Err(e));
+                    }
+                }
+            }
+        }
+        let end = decoder.finish();
+        (out, end)
+    }
+
+    #[test]
+    fn the_size_verdict_is_the_same_however_the_body_is_cut() {
+        let limit = 16;
+        for len in [limit - 1, limit, limit + 1] {
+            let payload = vec![b'x'; len];
+            for framed in [
+                body(&[&payload]),
+                body(&[b"{}", &payload, b""]),
+                body(&[&payload])[..FRAME_PREFIX_LEN + len - 1].to_vec(),
+                body(&[&payload])[..FRAME_PREFIX_LEN - 1].to_vec(),
+            ] {
+                let whole = decode_pieces(limit, &[&framed]);
+                for cut in 0..=framed.len() {
+                    let (head, tail) = framed.split_at(cut);
+                    assert_eq!(decode_pieces(limit, &[head, tail]), whole, "cut at {cut}");
+                    for second in cut..=framed.len() {
+                        let pieces = [&framed[..cut], &framed[cut..second], &framed[second..]];
+                        assert_eq!(decode_pieces(limit, &pieces), whole, "{cut}, {second}");
+                    }
+                }
+                let singles: Vec<&[u8]> = framed.chunks(1).collect();
+                assert_eq!(decode_pieces(limit, &singles), whole, "byte by byte");
+                let complete = framed.len() >= FRAME_PREFIX_LEN + len;
+                match &whole.1 {
+                    Ok(()) => assert!(len <= limit && complete, "{len}"),
+                    Err(FrameError::PayloadTooLarge { len: l, .. }) => {
+                        assert!(len > limit && *l == len as u64)
+                    }
+                    Err(FrameError::Truncated { .. }) => assert!(len <= limit && !complete),
+                    Err(e) => panic!("{e}"),
+                }
+                assert!(whole.0.iter().all(|p| p.len() <= limit));
+                if len <= limit && complete {
+                    assert!(whole.0.contains(&Bytes::from(payload.clone())));
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_frame_is_handed_on_as_soon_as_its_last_byte_arrives() {
         let body = body(&[b"first", b"second"]);

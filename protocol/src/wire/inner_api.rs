@@ -62,15 +62,21 @@ struct Envelope {
 
 /// Reads one frame's payload: a message, or Dify's in-band failure.
 pub fn parse_frame_payload(payload: &[u8]) -> Result<FramePayload, PayloadError> {
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| PayloadError::InvalidJson(e.to_string()))?;
-    if !value.is_object() {
-        return Err(PayloadError::NotAnEnvelope(
-            "it is not a JSON object".into(),
-        ));
+    // Read straight from the bytes: a round trip through `Value` would rewrite numbers such
+    // as the integer `-0`.
+    // A struct also reads from a JSON array; only an object is an envelope.
+    if payload.trim_ascii_start().first() != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
+                Ok(_) => PayloadError::NotAnEnvelope("it is not a JSON object".into()),
+                Err(e) => PayloadError::InvalidJson(e.to_string()),
+            },
+        );
     }
-    let envelope: Envelope =
-        serde_json::from_value(value).map_err(|e| PayloadError::NotAnEnvelope(e.to_string()))?;
+    let envelope: Envelope = serde_json::from_slice(payload).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => PayloadError::NotAnEnvelope(e.to_string()),
+        _ => PayloadError::InvalidJson(e.to_string()),
+    })?;
     match (envelope.error.filter(|e| !e.is_empty()), envelope.data) {
         (Some(error), _) => Ok(FramePayload::Failed(error)),
         (None, Some(data)) if !data.is_null() => Ok(FramePayload::Message(from_dify_json(&data)?)),

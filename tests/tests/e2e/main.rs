@@ -5,6 +5,7 @@
 mod common;
 mod contract_versions;
 mod daemon;
+mod exact_numbers;
 mod guest_logs;
 mod hardening;
 mod inner_api;

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
 
-use super::json_text::{Shape, encoded_len, measure_text, object_entries, put, transcode};
+use super::json_text::{Shape, encoded_len, measure_text, put, transcode};
 use super::{WireError, type_name};
 use crate::message::{LogStatus, MessagePayload, RetrieverResource, ToolInvokeMessage};
 
@@ -14,8 +14,8 @@ use crate::message::{LogStatus, MessagePayload, RetrieverResource, ToolInvokeMes
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DifyJsonSize {
     /// Bytes of the JSON text: exact, or an upper bound when a JSON-text field repeats an
-    /// object key (only its last value is written) or a retriever resource's `extra` repeats a
-    /// known field.
+    /// object key (only its last value is written) or a retriever resource's `extra` names a
+    /// known key.
     pub text_len: usize,
     /// Heap [`write_dify_json`] may use beside the text: bookkeeping of open objects and the
     /// rebuild of an object that repeats a key.
@@ -203,65 +203,7 @@ impl Sink for Text<'_> {
         transcode(field, text, shape, self.out)
     }
     fn resource(&mut self, r: &RetrieverResource) -> Result<(), WireError> {
-        let Some(extra_text) = &r.extra else {
-            self.raw(b"{");
-            for (n, (name, value)) in resource_scalars(r).iter().enumerate() {
-                self.key(n > 0, name);
-                self.value(value);
-            }
-            self.key(true, "doc_metadata");
-            match &r.doc_metadata {
-                Some(t) => self.json_text("doc_metadata", t, Shape::Any)?,
-                None => self.raw(b"null"),
-            }
-            self.raw(b"}");
-            return Ok(());
-        };
-        // `extra` holds keys Dify may add, and known keys whose value had an unexpected type:
-        // like `Value`'s map, a known key takes its value from `extra` in its own place, and
-        // the other keys follow in `extra`'s order.
-        if let Some(t) = &r.doc_metadata {
-            measure_text("doc_metadata", t, Shape::Any)?;
-        }
-        let mut extra = Vec::new();
-        transcode("extra", extra_text, Shape::Object, &mut extra)?;
-        let overridden = |name: &str| {
-            object_entries(&extra)
-                .find(|(key, _)| key.get(1..key.len() - 1) == Some(name.as_bytes()))
-                .map(|(_, value)| value)
-        };
-        self.raw(b"{");
-        for (n, (name, value)) in resource_scalars(r).iter().enumerate() {
-            self.key(n > 0, name);
-            match overridden(name) {
-                Some(v) => self.raw(v),
-                None => self.value(value),
-            }
-        }
-        self.key(true, "doc_metadata");
-        match (overridden("doc_metadata"), &r.doc_metadata) {
-            (Some(v), _) => self.raw(v),
-            (None, Some(t)) => self.json_text("doc_metadata", t, Shape::Any)?,
-            (None, None) => self.raw(b"null"),
-        }
-        let known = |key: &[u8]| {
-            key.get(1..key.len() - 1).is_some_and(|k| {
-                k == b"doc_metadata"
-                    || resource_scalars(r)
-                        .iter()
-                        .any(|(name, _)| name.as_bytes() == k)
-            })
-        };
-        for (key, value) in object_entries(&extra) {
-            if !known(key) {
-                self.raw(b",");
-                self.raw(key);
-                self.raw(b":");
-                self.raw(value);
-            }
-        }
-        self.raw(b"}");
-        Ok(())
+        super::resource::write_resource(r, self.out)
     }
 }
 

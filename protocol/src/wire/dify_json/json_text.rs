@@ -3,13 +3,19 @@
 //! `serde_json::Value` (the conversion), nothing but a count (validation at `emit`), or the
 //! canonical text itself (the streaming encoder). All three go through [`read_json_text`], so
 //! whatever one accepts the others accept: the same parser, the same number and string decoding
-//! (`1e400` and lone surrogate escapes are refused), the same nesting limit (128), the same
-//! shape rules.
+//! (lone surrogate escapes and numbers no double can hold, such as `1e400`, are refused), the
+//! same nesting limit (128), the same shape rules.
+//!
+//! Numbers keep their text: with `serde_json`'s `arbitrary_precision` (on workspace-wide) a
+//! number that is not an `i64`/`u64` (a double, an integer beyond 64 bits, `-0`) reaches a
+//! reader as its text, which every reader keeps as it is, so `12345678901234567890123` and
+//! `2.0999999999999998e+306` come out exactly as they went in (the parser's only rewrite is of
+//! the exponent: `1E5` comes out as `1e+5`, the same number).
 
 use std::fmt;
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde_json::{Number, Value};
 
 use super::WireError;
 
@@ -118,7 +124,42 @@ pub(crate) fn parse_value(
     text: &str,
     shape: Shape,
 ) -> Result<Value, WireError> {
-    read_json_text(field, text, shape, std::marker::PhantomData::<Value>)
+    let value = read_json_text(field, text, shape, std::marker::PhantomData::<Value>)?;
+    match out_of_range(&value) {
+        None => Ok(value),
+        Some(n) => Err(WireError::InvalidJsonText {
+            field,
+            reason: out_of_range_reason(&n),
+        }),
+    }
+}
+
+/// The first number of `value` that no double can hold (`1e400`, an integer of 400 digits):
+/// kept as written by `serde_json`, but refused by every reader here, as before numbers were
+/// kept as text, because the plugin daemon (Go, numbers read as `float64`) cannot read it and
+/// fails the whole session.
+fn out_of_range(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(n) if !(n.is_i64() || n.is_u64()) => {
+            let text = n.to_string();
+            (!fits_a_double(&text)).then_some(text)
+        }
+        Value::Array(items) => items.iter().find_map(out_of_range),
+        Value::Object(map) => map.values().find_map(out_of_range),
+        _ => None,
+    }
+}
+
+/// Whether the number `text` is finite as a double. Short texts without an exponent always
+/// are (below 10^300); others are parsed.
+fn fits_a_double(text: &str) -> bool {
+    (text.len() < 300 && !text.contains('e')) || text.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+fn out_of_range_reason(text: &str) -> String {
+    let shown: String = text.chars().take(40).collect();
+    let more = if shown.len() < text.len() { "…" } else { "" };
+    format!("number out of range of a double: {shown}{more}")
 }
 
 /// What re-encoding a JSON text in canonical form costs, found without building it.
@@ -252,13 +293,14 @@ impl<'de> Visitor<'de> for Measure<'_> {
         let start = self.state.len;
         self.state.len += 2;
         let mut keys = 0;
-        while map
-            .next_key_seed(MeasureKey {
-                state: self.state,
-                comma: keys > 0,
-            })?
-            .is_some()
-        {
+        while let Some(key) = map.next_key_seed(MeasureKey {
+            state: self.state,
+            comma: keys > 0,
+        })? {
+            if keys == 0 && key == KeyRead::NumberText {
+                self.state.len = start + number_text(&mut map)?.len();
+                return Ok(Kind::Number);
+            }
             keys += 1;
             self.state.open_keys += 1;
             self.state.max_open_keys = self.state.max_open_keys.max(self.state.open_keys);
@@ -281,22 +323,32 @@ struct MeasureKey<'s> {
     comma: bool,
 }
 
+/// What a key seed read: an object's key, or the marker of a number's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyRead {
+    Key,
+    NumberText,
+}
+
 impl<'de> DeserializeSeed<'de> for MeasureKey<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    type Value = KeyRead;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<KeyRead, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for MeasureKey<'_> {
-    type Value = ();
+    type Value = KeyRead;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+    fn visit_str<E>(self, v: &str) -> Result<KeyRead, E> {
+        if !self.comma && is_number_token(v) {
+            return Ok(KeyRead::NumberText);
+        }
         // `,"key":`
         self.state.len += usize::from(self.comma) + encoded_len(v) + 1;
-        Ok(())
+        Ok(KeyRead::Key)
     }
 }
 
@@ -336,6 +388,78 @@ struct Transcode<'s> {
 pub(crate) fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Writing to a `Vec` cannot fail, nor can serialising a scalar or a string.
     let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// The key under which `serde_json`'s `arbitrary_precision` hands a number's text to a
+/// visitor: a one-entry map `{NUMBER_TOKEN: "text"}`.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// Whether `serde_json` was built with `arbitrary_precision`, so that an object whose first key
+/// is [`NUMBER_TOKEN`] is a number's text (as `Value` reads it), not an object.
+fn numbers_as_text() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        serde_json::to_string(&serde_json::from_str::<Value>("1.10").ok())
+            .is_ok_and(|t| t == "1.10")
+    })
+}
+
+/// Whether a first key is a number's text rather than an object's key.
+fn is_number_token(key: &str) -> bool {
+    key == NUMBER_TOKEN && numbers_as_text()
+}
+
+/// Reads the text of a number handed over as `{NUMBER_TOKEN: "text"}`, as `Value` reads it:
+/// the parser's own text (checked without allocating), or, for an object in the input that
+/// only looks like a number, the number its string spells (refused when it spells none).
+fn number_text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<String, A::Error> {
+    let text: String = map.next_value()?;
+    let text = if is_parsed_number(text.as_bytes()) {
+        text
+    } else {
+        match text.parse::<Number>() {
+            Ok(n) => n.to_string(),
+            Err(e) => return Err(serde::de::Error::custom(e)),
+        }
+    };
+    if !fits_a_double(&text) {
+        return Err(serde::de::Error::custom(out_of_range_reason(&text)));
+    }
+    Ok(text)
+}
+
+/// Whether `t` is a JSON number as `serde_json`'s parser writes it down: the JSON grammar,
+/// with its exponent spelt `e` and signed.
+fn is_parsed_number(t: &[u8]) -> bool {
+    let digits = |mut i: usize| {
+        let start = i;
+        while t.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i > start).then_some(i)
+    };
+    let mut i = usize::from(t.first() == Some(&b'-'));
+    i = match t.get(i) {
+        Some(b'0') => i + 1,
+        Some(b'1'..=b'9') => digits(i).unwrap_or(i),
+        _ => return false,
+    };
+    if t.get(i) == Some(&b'.') {
+        match digits(i + 1) {
+            Some(end) => i = end,
+            None => return false,
+        }
+    }
+    if t.get(i) == Some(&b'e') {
+        if !matches!(t.get(i + 1), Some(b'+' | b'-')) {
+            return false;
+        }
+        match digits(i + 2) {
+            Some(end) => i = end,
+            None => return false,
+        }
+    }
+    i == t.len()
 }
 
 impl<'de> DeserializeSeed<'de> for Transcode<'_> {
@@ -398,14 +522,18 @@ impl<'de> Visitor<'de> for Transcode<'_> {
         let base = self.keys.len();
         self.out.push(b'{');
         let mut comma = false;
-        while map
-            .next_key_seed(TranscodeKey {
-                out: &mut *self.out,
-                keys: &mut *self.keys,
-                comma,
-            })?
-            .is_some()
-        {
+        while let Some(key) = map.next_key_seed(TranscodeKey {
+            out: &mut *self.out,
+            keys: &mut *self.keys,
+            comma,
+        })? {
+            if !comma && key == KeyRead::NumberText {
+                // A number's text, written as it was read.
+                self.out.truncate(object_start);
+                self.out
+                    .extend_from_slice(number_text(&mut map)?.as_bytes());
+                return Ok(Kind::Number);
+            }
             comma = true;
             map.next_value_seed(Transcode {
                 out: &mut *self.out,
@@ -427,25 +555,28 @@ struct TranscodeKey<'s> {
 }
 
 impl<'de> DeserializeSeed<'de> for TranscodeKey<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    type Value = KeyRead;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<KeyRead, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for TranscodeKey<'_> {
-    type Value = ();
+    type Value = KeyRead;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+    fn visit_str<E>(self, v: &str) -> Result<KeyRead, E> {
+        if !self.comma && is_number_token(v) {
+            return Ok(KeyRead::NumberText);
+        }
         if self.comma {
             self.out.push(b',');
         }
         self.keys.push(self.out.len());
         put(self.out, v);
         self.out.push(b':');
-        Ok(())
+        Ok(KeyRead::Key)
     }
 }
 
@@ -555,4 +686,188 @@ fn merge_repeated_keys(out: &mut Vec<u8>, object_start: usize, keys: &mut [usize
     rebuilt.push(b'}');
     out.truncate(object_start);
     out.extend_from_slice(&rebuilt);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Numbers as Dify (Python's `json`) writes them, which a double or a 64-bit integer
+    /// cannot all hold: each must come out exactly as it went in.
+    const EXACT: [&str; 14] = [
+        "18446744073709551616",
+        "-9223372036854775809",
+        "12345678901234567890123",
+        "2.0999999999999998e+306",
+        "-0.0",
+        "-0",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "18446744073709551615",
+        "5e-324",
+        "1.7976931348623157e+308",
+        "1e-07",
+        "0.30000000000000004",
+        "100000000000000000000000000000000000000000000000000000000000000000000000000.5",
+    ];
+
+    fn object_of_all() -> String {
+        let entries: Vec<String> = EXACT
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("\"n{i}\":{n}"))
+            .collect();
+        format!("{{{},\"list\":[{}]}}", entries.join(","), EXACT.join(","))
+    }
+
+    #[test]
+    fn the_parsers_own_number_text_is_recognised() {
+        for n in EXACT {
+            let parsed: Value = serde_json::from_str(n).expect("a number");
+            assert!(is_parsed_number(parsed.to_string().as_bytes()), "{n}");
+        }
+        for t in [
+            "1E5", "1e5", "01", "1.", ".5", "-", "", "1e+", "+1", "1.5e+3x", "NaN",
+        ] {
+            assert!(!is_parsed_number(t.as_bytes()), "{t}");
+        }
+    }
+
+    #[test]
+    fn serde_json_keeps_numbers_as_text() {
+        // The workspace turns on `arbitrary_precision`; without it every check below fails.
+        assert!(numbers_as_text(), "serde_json's arbitrary_precision is off");
+        for n in EXACT {
+            let v: Value = serde_json::from_str(n).expect("a number");
+            assert_eq!(v.to_string(), n);
+        }
+    }
+
+    #[test]
+    fn every_reader_keeps_the_text_of_numbers() {
+        let text = object_of_all();
+        for shape in [Shape::Any, Shape::Object, Shape::ObjectOrArray] {
+            let mut out = Vec::new();
+            transcode("json_object", &text, shape, &mut out).expect("transcodes");
+            assert_eq!(String::from_utf8_lossy(&out), text);
+            let value = parse_value("json_object", &text, shape).expect("parses");
+            assert_eq!(value.to_string(), text);
+            let size = measure_text("json_object", &text, shape).expect("measures");
+            assert_eq!(size.len, text.len());
+            assert_eq!(size.kind, Kind::Object);
+        }
+        for n in EXACT {
+            let mut out = b"[".to_vec();
+            transcode("variable_value", n, Shape::Any, &mut out).expect("transcodes");
+            assert_eq!(&out[1..], n.as_bytes());
+            let size = measure_text("variable_value", n, Shape::Any).expect("measures");
+            assert_eq!((size.len, size.kind), (n.len(), Kind::Number));
+        }
+    }
+
+    #[test]
+    fn numbers_no_double_can_hold_are_refused_by_every_reader() {
+        let huge = format!("1{}", "0".repeat(400));
+        for n in ["1e400", "-1e400", "1.5e+309", huge.as_str()] {
+            let text = format!(r#"{{"a":[1,{n}]}}"#);
+            let refused = |r: Result<(), WireError>| {
+                matches!(r, Err(WireError::InvalidJsonText { field: "meta", reason })
+                    if reason.contains("out of range"))
+            };
+            assert!(
+                refused(parse_value("meta", &text, Shape::Object).map(|_| ())),
+                "{n}"
+            );
+            assert!(
+                refused(measure_text("meta", &text, Shape::Object).map(|_| ())),
+                "{n}"
+            );
+            let mut out = b"kept".to_vec();
+            assert!(
+                refused(transcode("meta", &text, Shape::Object, &mut out)),
+                "{n}"
+            );
+            assert_eq!(out, b"kept");
+        }
+        // The largest double and the smallest subnormal are fine; so is an underflow to zero.
+        for n in ["1.7976931348623157e+308", "5e-324", "1e-400"] {
+            let text = format!("[{n}]");
+            let mut out = Vec::new();
+            transcode("meta", &text, Shape::Any, &mut out).expect("transcodes");
+            assert_eq!(String::from_utf8_lossy(&out), text);
+            parse_value("meta", &text, Shape::Any).expect("parses");
+        }
+    }
+
+    #[test]
+    fn whitespace_goes_and_exponents_are_spelt_one_way() {
+        // Only the exponent is rewritten (`E` as `e`, an explicit sign): the same number.
+        let text = "{ \"a\" : [ 1E5 , 2e-3 , 1.5E+300 , -0.0 , 1 ] }";
+        let written = "{\"a\":[1e+5,2e-3,1.5e+300,-0.0,1]}";
+        let mut out = Vec::new();
+        transcode("json_object", text, Shape::Object, &mut out).expect("transcodes");
+        assert_eq!(String::from_utf8_lossy(&out), written);
+        assert_eq!(
+            parse_value("json_object", text, Shape::Object)
+                .expect("parses")
+                .to_string(),
+            written
+        );
+        let size = measure_text("json_object", text, Shape::Object).expect("measures");
+        assert_eq!(size.len, written.len());
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_last_number_as_written() {
+        let text = r#"{"a":1.10,"b":-0,"a":12345678901234567890123}"#;
+        let mut out = Vec::new();
+        transcode("meta", text, Shape::Object, &mut out).expect("transcodes");
+        let expected = r#"{"a":12345678901234567890123,"b":-0}"#;
+        assert_eq!(String::from_utf8_lossy(&out), expected);
+        assert_eq!(
+            parse_value("meta", text, Shape::Object)
+                .expect("parses")
+                .to_string(),
+            expected
+        );
+    }
+
+    #[test]
+    fn an_object_that_only_looks_like_a_number_is_read_as_value_reads_it() {
+        // `arbitrary_precision` hands a number over as this one-key object; an object with
+        // that key in the text is read the same way by every reader (a number when the value
+        // is a number's text, refused otherwise), so they never disagree.
+        let looks = format!(r#"{{"a":{{"{NUMBER_TOKEN}":"12.50"}}}}"#);
+        let mut out = Vec::new();
+        transcode("meta", &looks, Shape::Object, &mut out).expect("transcodes");
+        let value = parse_value("meta", &looks, Shape::Object).expect("parses");
+        assert_eq!(String::from_utf8_lossy(&out), value.to_string());
+        assert_eq!(
+            measure_text("meta", &looks, Shape::Object)
+                .expect("measures")
+                .len,
+            out.len()
+        );
+        let spelt = format!(r#"{{"a":{{"{NUMBER_TOKEN}":"1E5"}}}}"#);
+        let mut out = Vec::new();
+        transcode("meta", &spelt, Shape::Object, &mut out).expect("transcodes");
+        let value = parse_value("meta", &spelt, Shape::Object).expect("parses");
+        assert_eq!(String::from_utf8_lossy(&out), value.to_string());
+        let bad = format!(r#"{{"a":{{"{NUMBER_TOKEN}":"twelve"}}}}"#);
+        assert!(parse_value("meta", &bad, Shape::Object).is_err());
+        assert!(measure_text("meta", &bad, Shape::Object).is_err());
+        let mut out = b"kept".to_vec();
+        assert!(transcode("meta", &bad, Shape::Object, &mut out).is_err());
+        assert_eq!(out, b"kept");
+        // Not as a later key: an ordinary key there, as for `Value`.
+        let later = format!(r#"{{"x":1,"{NUMBER_TOKEN}":"twelve"}}"#);
+        let mut out = Vec::new();
+        transcode("meta", &later, Shape::Object, &mut out).expect("transcodes");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            parse_value("meta", &later, Shape::Object)
+                .expect("parses")
+                .to_string()
+        );
+    }
 }

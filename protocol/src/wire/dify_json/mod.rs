@@ -12,6 +12,7 @@
 
 mod encode;
 mod json_text;
+mod resource;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -19,10 +20,11 @@ use serde_json::{Map, Value, json};
 
 pub use encode::{DifyJsonSize, encode_dify_json, measure, write_dify_json};
 use json_text::{Kind, Shape, parse_value};
+use resource::{resource_from_json, resource_to_json};
 
 use crate::message::{
     BlobChunkMessage, FileMessage, JsonMessage, LogMessage, LogStatus, MessagePayload,
-    RetrieverResource, RetrieverResourcesMessage, ToolInvokeMessage, VariableMessage,
+    RetrieverResourcesMessage, ToolInvokeMessage, VariableMessage,
 };
 
 /// Why a message could not be converted.
@@ -139,36 +141,6 @@ pub fn to_dify_json(msg: &ToolInvokeMessage) -> Result<Value, WireError> {
         "message": message,
         "meta": parse_opt_object_text("meta", &msg.meta)?,
     }))
-}
-
-fn resource_to_json(r: &RetrieverResource) -> Result<Value, WireError> {
-    let mut m = Map::new();
-    m.insert("position".into(), json!(r.position));
-    m.insert("dataset_id".into(), json!(r.dataset_id));
-    m.insert("dataset_name".into(), json!(r.dataset_name));
-    m.insert("document_id".into(), json!(r.document_id));
-    m.insert("document_name".into(), json!(r.document_name));
-    m.insert("data_source_type".into(), json!(r.data_source_type));
-    m.insert("segment_id".into(), json!(r.segment_id));
-    m.insert("retriever_from".into(), json!(r.retriever_from));
-    m.insert("score".into(), json!(r.score));
-    m.insert("hit_count".into(), json!(r.hit_count));
-    m.insert("word_count".into(), json!(r.word_count));
-    m.insert("segment_position".into(), json!(r.segment_position));
-    m.insert("index_node_hash".into(), json!(r.index_node_hash));
-    m.insert("content".into(), json!(r.content));
-    m.insert("page".into(), json!(r.page));
-    let doc_metadata = match &r.doc_metadata {
-        Some(t) => parse_text("doc_metadata", t)?,
-        None => Value::Null,
-    };
-    m.insert("doc_metadata".into(), doc_metadata);
-    // Keys we do not model, and known keys whose value had an unexpected JSON type, were kept
-    // in `extra`; putting them back last restores the original value.
-    if let Value::Object(extra) = parse_opt_object_text("extra", &r.extra)? {
-        m.extend(extra);
-    }
-    Ok(Value::Object(m))
 }
 
 struct Fields<'a> {
@@ -393,96 +365,6 @@ pub fn from_dify_json(value: &Value) -> Result<ToolInvokeMessage, WireError> {
     Ok(ToolInvokeMessage { payload, meta })
 }
 
-/// Reads one retriever resource. A known key whose value has an unexpected JSON type is kept
-/// verbatim in `extra`, like an unknown key, so decoding never loses or rejects Dify's data.
-fn resource_from_json(map: &Map<String, Value>) -> RetrieverResource {
-    let mut extra = Map::new();
-    let mut r = RetrieverResource {
-        position: None,
-        dataset_id: None,
-        dataset_name: None,
-        document_id: None,
-        document_name: None,
-        data_source_type: None,
-        segment_id: None,
-        retriever_from: None,
-        score: None,
-        hit_count: None,
-        word_count: None,
-        segment_position: None,
-        index_node_hash: None,
-        content: None,
-        page: None,
-        doc_metadata: None,
-        extra: None,
-    };
-    for (key, value) in map {
-        let kept = match key.as_str() {
-            "position" => int_into(value, &mut r.position),
-            "hit_count" => int_into(value, &mut r.hit_count),
-            "word_count" => int_into(value, &mut r.word_count),
-            "segment_position" => int_into(value, &mut r.segment_position),
-            "page" => int_into(value, &mut r.page),
-            "score" => match value {
-                Value::Null => true,
-                Value::Number(n) if n.is_f64() => {
-                    r.score = n.as_f64();
-                    true
-                }
-                _ => false,
-            },
-            "dataset_id" => str_into(value, &mut r.dataset_id),
-            "dataset_name" => str_into(value, &mut r.dataset_name),
-            "document_id" => str_into(value, &mut r.document_id),
-            "document_name" => str_into(value, &mut r.document_name),
-            "data_source_type" => str_into(value, &mut r.data_source_type),
-            "segment_id" => str_into(value, &mut r.segment_id),
-            "retriever_from" => str_into(value, &mut r.retriever_from),
-            "index_node_hash" => str_into(value, &mut r.index_node_hash),
-            "content" => str_into(value, &mut r.content),
-            "doc_metadata" => {
-                if !value.is_null() {
-                    r.doc_metadata = Some(value.to_string());
-                }
-                true
-            }
-            _ => false,
-        };
-        if !kept {
-            extra.insert(key.clone(), value.clone());
-        }
-    }
-    if !extra.is_empty() {
-        r.extra = Some(Value::Object(extra).to_string());
-    }
-    r
-}
-
-fn int_into(value: &Value, slot: &mut Option<i64>) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Number(n) if n.is_i64() || n.is_u64() => match n.as_i64() {
-            Some(i) => {
-                *slot = Some(i);
-                true
-            }
-            None => false,
-        },
-        _ => false,
-    }
-}
-
-fn str_into(value: &Value, slot: &mut Option<String>) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(s) => {
-            *slot = Some(s.clone());
-            true
-        }
-        _ => false,
-    }
-}
-
 /// Checks that a message can be converted to Dify's JSON, without building the JSON: every
 /// JSON-text field is read exactly as the conversion reads it (numbers parsed, strings decoded,
 /// the same nesting limit) and must have the right shape. Run on every message a plugin emits,
@@ -514,6 +396,7 @@ pub fn validate(msg: &ToolInvokeMessage) -> Result<(), WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::RetrieverResource;
 
     /// One message of each of Dify's twelve types, as Dify's API serialises them.
     fn dify_messages() -> Vec<Value> {
@@ -576,6 +459,131 @@ mod tests {
         assert_eq!(r["score"], json!(1));
         assert_eq!(r["new"], json!({"nested": true}));
         assert_eq!(r["dataset_id"], Value::Null);
+    }
+
+    fn resources_message(resources: Vec<Value>) -> Value {
+        json!({"type": "retriever_resources", "message": {"retriever_resources": resources, "context": "c"}, "meta": null})
+    }
+
+    /// Resource objects that are not in Dify's layout, or whose values the typed fields would
+    /// write differently.
+    fn odd_resources() -> Vec<Value> {
+        let text = r#"[
+            {"title": "t", "position": "first", "content": "c", "new": [1]},
+            {"content": "c", "position": 2},
+            {},
+            {"a": 1, "b": null},
+            {"position": null, "dataset_id": null, "dataset_name": null, "document_id": null,
+             "document_name": null, "data_source_type": null, "segment_id": null,
+             "retriever_from": null, "score": null, "hit_count": null, "word_count": null,
+             "segment_position": null, "index_node_hash": null, "content": null, "page": null,
+             "doc_metadata": null, "title": "only this"},
+            {"page": 18446744073709551616, "hit_count": -9223372036854775809, "score": 1},
+            {"score": -0.0, "word_count": 1.0, "segment_position": null, "doc_metadata": null},
+            {"doc_metadata": {"b": 1, "a": [2.5, "x"]}, "dataset_id": 7, "zz": null},
+            {"position": 1, "dataset_id": "d", "dataset_name": "D", "document_id": "doc",
+             "document_name": "Doc", "data_source_type": "upload_file", "segment_id": "s",
+             "retriever_from": "workflow", "score": 0.87, "hit_count": 3, "word_count": 120,
+             "segment_position": 2, "index_node_hash": "h", "page": null, "content": "text",
+             "doc_metadata": {"source": "x"}},
+            {"position": 1, "dataset_id": "d", "dataset_name": "D", "document_id": "doc",
+             "document_name": "Doc", "data_source_type": "upload_file", "segment_id": "s",
+             "retriever_from": "workflow", "score": "high", "hit_count": 3, "word_count": 120,
+             "segment_position": 2, "index_node_hash": "h", "content": "text", "page": null,
+             "doc_metadata": {"source": "x"}, "title": "later"}
+        ]"#;
+        match serde_json::from_str(text).expect("valid JSON") {
+            Value::Array(list) => list,
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_retriever_resource_comes_back_exactly_whatever_its_keys() {
+        let mut cases: Vec<Value> = odd_resources()
+            .into_iter()
+            .map(|r| resources_message(vec![r]))
+            .collect();
+        cases.push(resources_message(odd_resources()));
+        for original in cases {
+            let wit = from_dify_json(&original).expect("decodes");
+            validate(&wit).expect("valid");
+            let back = to_dify_json(&wit).expect("encodes");
+            assert_eq!(
+                back.to_string(),
+                original.to_string(),
+                "keys, their order and values are kept"
+            );
+            let written = encode_dify_json(&wit).expect("encodes");
+            assert_eq!(String::from_utf8_lossy(&written), original.to_string());
+            assert!(measure(&wit).expect("measures").text_len >= written.len());
+            assert_eq!(from_dify_json(&back).expect("decodes again"), wit);
+        }
+    }
+
+    fn only_resource(message: &ToolInvokeMessage) -> RetrieverResource {
+        match &message.payload {
+            MessagePayload::RetrieverResources(r) => r.retriever_resources[0].clone(),
+            other => panic!("not a resource: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_retriever_resource_still_means_what_it_says_to_the_plugin() {
+        let original = resources_message(vec![json!({
+            "title": "t", "score": 1, "position": "first", "content": "c", "page": 4
+        })]);
+        let mut wit = from_dify_json(&original).expect("decodes");
+        let r = only_resource(&wit);
+        // Typed fields hold what the keys say in their type; `extra` the rest, in order.
+        assert_eq!(r.score, Some(1.0), "an integer score is still a score");
+        assert_eq!(r.position, None, "\"first\" is no position");
+        assert_eq!(r.content.as_deref(), Some("c"));
+        assert_eq!(r.page, Some(4));
+        assert_eq!(
+            r.extra.as_deref(),
+            Some(r#"{"title":"t","score":1,"position":"first","content":null,"page":null}"#)
+        );
+        // The plugin changes typed fields: the changes are written, in the object's order.
+        if let MessagePayload::RetrieverResources(m) = &mut wit.payload {
+            m.retriever_resources[0].score = Some(0.5);
+            m.retriever_resources[0].position = Some(9);
+            m.retriever_resources[0].content = None;
+            m.retriever_resources[0].dataset_id = Some("added".into());
+        }
+        let back = to_dify_json(&wit).expect("encodes");
+        assert_eq!(
+            back["message"]["retriever_resources"][0].to_string(),
+            r#"{"title":"t","score":0.5,"position":9,"content":null,"page":4,"dataset_id":"added"}"#
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&encode_dify_json(&wit).expect("encodes")),
+            back.to_string()
+        );
+        // A resource in Dify's layout keeps only the keys Dify may add in `extra`.
+        let dify = dify_messages().pop().expect("a resource message");
+        let r = only_resource(&from_dify_json(&dify).expect("decodes"));
+        assert_eq!(r.extra.as_deref(), Some(r#"{"title":"future field"}"#));
+        // A resource the plugin builds without `extra` has Dify's layout.
+        let built = ToolInvokeMessage {
+            payload: MessagePayload::RetrieverResources(RetrieverResourcesMessage {
+                retriever_resources: vec![RetrieverResource {
+                    position: Some(1),
+                    extra: Some(r#"{"title": "x"}"#.into()),
+                    ..RetrieverResource::default()
+                }],
+                context: String::new(),
+            }),
+            meta: None,
+        };
+        let r = &to_dify_json(&built).expect("encodes")["message"]["retriever_resources"][0];
+        let keys: Vec<&String> = r
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys.len(), 17);
+        assert_eq!(keys[0], "position");
+        assert_eq!(keys[16], "title");
     }
 
     #[test]
