@@ -775,26 +775,12 @@ fn served_showcase() -> (Arc<ServedPlugin>, Registration) {
         .load_plugin(artifacts::SHOWCASE.as_ref())
         .expect("showcase loads")
         .with_manifest(&manifest);
-    let memory = plugin.memory_limit(runtime.limits().memory_bytes);
-    let for_daemon = declarations
-        .for_daemon(memory)
+    let served = Arc::new(ServedPlugin::declared(runtime, plugin, &declarations));
+    let for_daemon = served
+        .daemon_declarations(&declarations)
         .expect("showcase's declarations for the daemon");
     assert_eq!(declarations.provider_name(), PROVIDER);
-    let registration = Registration {
-        manifest: for_daemon.manifest().clone(),
-        tool_provider: for_daemon.tool_provider().clone(),
-        assets: declarations
-            .assets()
-            .iter()
-            .map(|a| (a.name.clone(), a.bytes.clone()))
-            .collect(),
-    };
-    let served = Arc::new(ServedPlugin::new(
-        runtime,
-        plugin,
-        declarations.provider_name(),
-        declarations.tools().iter().map(|t| t.name.clone()),
-    ));
+    let registration = Registration::new(&declarations, &for_daemon);
     (served, registration)
 }
 

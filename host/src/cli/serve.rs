@@ -188,8 +188,9 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .load_plugin(&wasm)
         .map_err(input)?
         .with_manifest(&manifest);
-    let memory = plugin.memory_limit(runtime.limits().memory_bytes);
-    let for_daemon = declarations.for_daemon(memory).map_err(input)?;
+    let contract = plugin.contract_version();
+    let served = Arc::new(ServedPlugin::declared(runtime, plugin, &declarations));
+    let for_daemon = served.daemon_declarations(&declarations).map_err(input)?;
     for note in for_daemon.notes() {
         tracing::info!(target: "dify_wasm::serve", "{note}");
     }
@@ -199,15 +200,9 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
         declarations.identity(),
         declarations.provider_name(),
         declarations.tools().len(),
-        plugin.contract_version(),
+        contract,
         wasm.display()
     );
-    let served = Arc::new(ServedPlugin::new(
-        runtime,
-        plugin,
-        declarations.provider_name(),
-        declarations.tools().iter().map(|t| t.name.clone()),
-    ));
     let connection = ConnectionOptions {
         heartbeat_interval,
         max_line_bytes: args.max_line_bytes,
@@ -216,15 +211,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let served_result = match method {
         Method::Local => serve_stdio(served, &connection).await,
         Method::Remote { address, key } => {
-            let registration = Registration {
-                manifest: for_daemon.manifest().clone(),
-                tool_provider: for_daemon.tool_provider().clone(),
-                assets: declarations
-                    .assets()
-                    .iter()
-                    .map(|a| (a.name.clone(), a.bytes.clone()))
-                    .collect(),
-            };
+            let registration = Registration::new(&declarations, &for_daemon);
             let mut options = RemoteDebugOptions::new(address, key);
             options.max_attempts = args.max_attempts;
             options.connection = ConnectionOptions {

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use dify_plugin_protocol::declaration::{DaemonDeclarations, PluginDeclarations};
 use dify_plugin_protocol::serving::{
     asset_chunks, handshake, manifest_declaration, registration_end, tool_declaration,
 };
@@ -27,6 +28,22 @@ pub struct Registration {
     pub tool_provider: Value,
     /// The files of `_assets/`, by bare name.
     pub assets: Vec<(String, Vec<u8>)>,
+}
+
+impl Registration {
+    /// What the daemon registers for the plugin `declarations` describe, `for_daemon` being
+    /// those declarations as the daemon must see them.
+    pub fn new(declarations: &PluginDeclarations, for_daemon: &DaemonDeclarations) -> Registration {
+        Registration {
+            manifest: for_daemon.manifest().clone(),
+            tool_provider: for_daemon.tool_provider().clone(),
+            assets: declarations
+                .assets()
+                .iter()
+                .map(|a| (a.name.clone(), a.bytes.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// Where and how to reach the daemon.

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use dify_plugin_protocol::declaration::{DaemonDeclarations, DeclarationError, PluginDeclarations};
+
 use crate::runtime::Runtime;
 use crate::runtime::plugin::Plugin;
 
@@ -30,6 +32,29 @@ impl ServedPlugin {
             provider: provider.into(),
             tools: tools.into_iter().collect(),
         }
+    }
+
+    /// Serves `plugin` as its declarations describe it: their provider name and tools.
+    pub fn declared(
+        runtime: Runtime,
+        plugin: Plugin,
+        declarations: &PluginDeclarations,
+    ) -> ServedPlugin {
+        ServedPlugin::new(
+            runtime,
+            plugin,
+            declarations.provider_name(),
+            declarations.tools().iter().map(|t| t.name.clone()),
+        )
+    }
+
+    /// `declarations` as the daemon must see them for this plugin: with the memory limit the
+    /// host really enforces on it (see [`PluginDeclarations::for_daemon`]).
+    pub fn daemon_declarations(
+        &self,
+        declarations: &PluginDeclarations,
+    ) -> Result<DaemonDeclarations, DeclarationError> {
+        declarations.for_daemon(self.plugin.memory_limit(self.runtime.limits().memory_bytes))
     }
 
     /// The provider's name, as forward requests name it.

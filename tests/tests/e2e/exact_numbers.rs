@@ -345,23 +345,11 @@ async fn serving_keeps_numbers_from_the_daemon_to_the_plugin_and_back() {
         .load_plugin(artifacts::RELAY.as_ref())
         .expect("the relay loads")
         .with_manifest(&manifest);
-    let memory = plugin.memory_limit(runtime.limits().memory_bytes);
-    let for_daemon = declarations.for_daemon(memory).expect("fit for the daemon");
-    let registration = Registration {
-        manifest: for_daemon.manifest().clone(),
-        tool_provider: for_daemon.tool_provider().clone(),
-        assets: declarations
-            .assets()
-            .iter()
-            .map(|a| (a.name.clone(), a.bytes.clone()))
-            .collect(),
-    };
-    let served = Arc::new(ServedPlugin::new(
-        runtime,
-        plugin,
-        declarations.provider_name(),
-        declarations.tools().iter().map(|t| t.name.clone()),
-    ));
+    let served = Arc::new(ServedPlugin::declared(runtime, plugin, &declarations));
+    let for_daemon = served
+        .daemon_declarations(&declarations)
+        .expect("fit for the daemon");
+    let registration = Registration::new(&declarations, &for_daemon);
     let mut options = RemoteDebugOptions::new(daemon.host_port(), KEY);
     options.connect_timeout = Duration::from_secs(2);
     let serving =

@@ -94,25 +94,11 @@ fn prepare(guest: Guest, limits: Limits) -> Prepared {
         .load_plugin(guest.wasm().as_ref())
         .unwrap_or_else(|e| panic!("{} loads: {e}", guest.wasm()))
         .with_manifest(&manifest);
-    let memory = plugin.memory_limit(runtime.limits().memory_bytes);
-    let for_daemon = declarations
-        .for_daemon(memory)
+    let served = Arc::new(ServedPlugin::declared(runtime, plugin, &declarations));
+    let for_daemon = served
+        .daemon_declarations(&declarations)
         .expect("the declarations suit the daemon");
-    let registration = Registration {
-        manifest: for_daemon.manifest().clone(),
-        tool_provider: for_daemon.tool_provider().clone(),
-        assets: declarations
-            .assets()
-            .iter()
-            .map(|a| (a.name.clone(), a.bytes.clone()))
-            .collect(),
-    };
-    let served = Arc::new(ServedPlugin::new(
-        runtime,
-        plugin,
-        declarations.provider_name(),
-        declarations.tools().iter().map(|t| t.name.clone()),
-    ));
+    let registration = Registration::new(&declarations, &for_daemon);
     Prepared {
         served,
         registration,
