@@ -260,7 +260,15 @@ pub(crate) fn sandboxed_store(
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+    // Yield through tokio, which runs the timer and I/O driver before resuming the task: a
+    // plain wake-up would put the guest straight back on the run queue, and on a current-thread
+    // executor timers (deadlines, heartbeats) would wait for dozens of guest time slices.
+    store.epoch_deadline_callback(|_| {
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
+    });
     store
 }
 

@@ -434,6 +434,46 @@ async fn time_spent_in_nested_calls_counts_against_the_top_level_deadline() {
     );
 }
 
+/// A caller that spends most of its time before calling: the callee gets only what is left, so
+/// the chain ends at the caller's deadline, not a fresh limit later.
+#[tokio::test]
+async fn a_callee_gets_only_the_time_its_caller_has_left() {
+    let _serial = SERIAL.lock().await;
+    let timeout = Duration::from_secs(2);
+    let rt = runtime_with(Limits {
+        invocation_timeout: timeout,
+        ..Limits::default()
+    });
+    let (adversary, backend) = adversary_backend(&rt);
+    let busy = Duration::from_millis(1500);
+    let started = Instant::now();
+    let (messages, error) = run(
+        &rt,
+        &adversary,
+        "busy_then_call",
+        json!({
+            "busy_ms": busy.as_millis() as u64,
+            "provider": artifacts::ADVERSARY_ID,
+            "tool": "spin",
+            "parameters": {},
+        }),
+        backend,
+    )
+    .await;
+    let elapsed = started.elapsed();
+    eprintln!("busy 1.5 s, then spin: ended after {elapsed:?} with {error:?}");
+    assert!(messages.is_empty());
+    assert!(
+        matches!(error, Some(ToolError::TimedOut(_))),
+        "expected a time out, got {error:?}"
+    );
+    // A fresh limit for the callee would end the chain at busy + timeout (3.5 s).
+    assert!(
+        elapsed < busy + timeout - Duration::from_millis(700),
+        "the callee ran on a limit of its own: {elapsed:?}"
+    );
+}
+
 #[tokio::test]
 async fn json_the_consumer_could_not_read_is_refused_at_emit() {
     let _serial = SERIAL.lock().await;

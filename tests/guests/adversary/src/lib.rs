@@ -42,6 +42,7 @@ impl Plugin for Adversary {
             "panic" => panic_loudly(),
             "take_then_drop" => take_then_drop(&parameters, output),
             "slow_reader" => slow_reader(&parameters, output),
+            "busy_then_call" => busy_then_call(&parameters, output),
             "log_flood" => log_flood::log_flood(&parameters, output),
             "retriever_bomb" => hardening::retriever_bomb(&parameters, output),
             "text_flood" => hardening::text_flood(&parameters, output),
@@ -140,6 +141,20 @@ fn recurse(parameters: &Value, output: &Output) -> Result<(), Error> {
     let provider: String = param(parameters, "provider")?;
     output.text("depth")?;
     let stream = tool::invoke_builtin_tool(&provider, "recurse", &json!({ "provider": provider }))?;
+    relay_all(stream, output)
+}
+
+/// Spends `busy_ms` of its own time first, then calls the target and relays its messages: the
+/// callee must get only what is left of the caller's time, not a fresh limit.
+fn busy_then_call(parameters: &Value, output: &Output) -> Result<(), Error> {
+    let busy_ms: u64 = param(parameters, "busy_ms")?;
+    let started = std::time::Instant::now();
+    let mut n: u64 = 0;
+    while started.elapsed() < std::time::Duration::from_millis(busy_ms) {
+        n = black_box(n.wrapping_add(1));
+    }
+    let (provider, tool_name, tool_parameters) = target(parameters)?;
+    let stream = tool::invoke_builtin_tool(&provider, &tool_name, &tool_parameters)?;
     relay_all(stream, output)
 }
 
