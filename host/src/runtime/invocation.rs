@@ -87,7 +87,10 @@ pub struct InvocationStream {
     done: bool,
     deadline: Instant,
     timer: Option<Pin<Box<Sleep>>>,
-    timeout_error: Option<ToolError>,
+    /// What the time-out error names, formatted only if the deadline passes.
+    plugin: String,
+    tool: String,
+    limits: Arc<Limits>,
 }
 
 impl InvocationStream {
@@ -105,11 +108,8 @@ impl InvocationStream {
 
     fn time_is_up(&mut self) -> Poll<Option<Result<ToolInvokeMessage, ToolError>>> {
         self.stop();
-        let error = self
-            .timeout_error
-            .take()
-            .unwrap_or_else(|| ToolError::TimedOut("the invocation ran out of time".into()));
-        Poll::Ready(Some(Err(error)))
+        let what = format!("tool `{}`", self.tool);
+        Poll::Ready(Some(Err(timed_out(&self.plugin, &what, &self.limits))))
     }
 }
 
@@ -202,7 +202,6 @@ pub(crate) fn start(
     let (tree, top_level) = join_tree(&mut session, limits);
     let (tx, events) = output_queue(limits.stream_buffer_bytes, tree.clone());
     let emitted = Arc::new(AtomicU64::new(0));
-    let what = format!("tool `{}`", call.tool);
     let mut stream = InvocationStream {
         events,
         task: None,
@@ -210,7 +209,9 @@ pub(crate) fn start(
         done: false,
         deadline: tree.deadline(),
         timer: None,
-        timeout_error: Some(timed_out(plugin.name(), &what, limits)),
+        plugin: plugin.name().to_owned(),
+        tool: call.tool.clone(),
+        limits: limits.clone(),
     };
     let Ok(executor) = tokio::runtime::Handle::try_current() else {
         // Report the misuse through the stream rather than panic inside `tokio::spawn`.

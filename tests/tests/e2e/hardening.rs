@@ -394,8 +394,11 @@ async fn the_deadline_ends_the_stream_whatever_is_still_buffered() {
     assert!(received <= 11, "{received} messages in 2 s at 200 ms each");
 }
 
+/// A chain whose callee never ends stops at the top-level deadline, not later. (The callee
+/// starts at once here, so this does not tell a shared deadline from a fresh one;
+/// `a_callee_gets_only_the_time_its_caller_has_left` does.)
 #[tokio::test]
-async fn time_spent_in_nested_calls_counts_against_the_top_level_deadline() {
+async fn a_chain_whose_callee_never_ends_stops_at_the_top_level_deadline() {
     let _serial = SERIAL.lock().await;
     let timeout = Duration::from_secs(2);
     let rt = runtime_with(Limits {
