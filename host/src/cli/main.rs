@@ -20,6 +20,12 @@ use serde_json::{Map, Value};
 
 use args::{Cli, Command, RemoteArgs, RunArgs};
 
+/// The static musl build's allocator (see host/Cargo.toml): musl's own is several times slower
+/// for the many small allocations of an invocation.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A failure and the exit code it maps to.
 enum Failure {
     /// The command line or an input file is wrong (exit 2).
