@@ -20,9 +20,15 @@
 //! the first start compiles the plugin, the others load it from the cache.
 //!
 //! Arguments choose sections by name (`start`, `stdio`, `stdio-threads-2`,
-//! `tcp-in-process-current-thread`, `tcp-in-process-multi-thread`, `tcp-cli`; an argument
-//! selects every section whose name contains it), for profiling one of them:
-//! `cargo bench -p dify-wasm-test-artifacts --bench serve -- tcp-cli`.
+//! `tcp-in-process-current-thread`, `tcp-in-process-multi-thread`, `tcp-cli`,
+//! `serverless-vs-stdio`; an argument selects every section whose name contains it), for
+//! profiling one of them: `cargo bench -p dify-wasm-test-artifacts --bench serve -- tcp-cli`.
+//!
+//! `serverless-vs-stdio` runs the CLI child twice in the same run: over stdio, then as the
+//! serverless HTTP server (`--install-method serverless`), each with 64 requests in flight,
+//! and prints both rates and their ratio. The HTTP side is 64 keep-alive connections, each
+//! posting one request at a time exactly as the daemon's Go client does (chunked body, its
+//! headers) and reading the chunked answer to its `end`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -107,6 +113,9 @@ fn main() {
         }
         if wanted.run("tcp-cli") {
             cli_tcp(&env, &mut table).await;
+        }
+        if wanted.run("serverless-vs-stdio") {
+            serverless_vs_stdio(&env, &mut table).await;
         }
     });
     table.print();
@@ -357,6 +366,229 @@ async fn cli_tcp(env: &Env, table: &mut Table) {
         String::new(),
         String::new(),
     );
+}
+
+/// Invocations per second through the serverless HTTP server next to stdio, same run, same
+/// load: the CLI child both times.
+async fn serverless_vs_stdio(env: &Env, table: &mut Table) {
+    println!("== serverless (HTTP) next to stdio: the CLI child, {IN_FLIGHT} requests in flight");
+    let (mut child, mut link) = spawn_stdio(env, 1);
+    link.wait_heartbeat(&env.log).await;
+    link.load(IN_FLIGHT, LOAD_WARM_UP, &env.log).await;
+    let stdio = link.load(IN_FLIGHT, LOAD_WINDOW, &env.log).await;
+    stop_child(&mut child, link).await;
+    println!(
+        "  stdio: {:.0} invocations/s ({} in {:.2} s), each {}",
+        stdio.rate, stdio.completed, stdio.seconds, stdio.latency
+    );
+
+    let (mut child, address) = spawn_serverless(env).await;
+    http_load(address, IN_FLIGHT, LOAD_WARM_UP).await;
+    let cpu_before = child.id().map(cpu_time);
+    let http = http_load(address, IN_FLIGHT, LOAD_WINDOW).await;
+    let cpu = per_invocation(child.id(), cpu_before, http.latency.n);
+    let peak = peak_rss_mib(&child);
+    let _ = child.kill().await;
+    println!(
+        "  serverless: {:.0} invocations/s ({} in {:.2} s), each {}",
+        http.rate, http.completed, http.seconds, http.latency
+    );
+    if let Some(cpu) = cpu {
+        println!(
+            "  serverless: the server's CPU per invocation under load: {:.0} µs",
+            us(cpu)
+        );
+    }
+    let ratio = http.rate / stdio.rate;
+    println!("  serverless / stdio: {ratio:.2}");
+    table.load_row("stdio (CLI child, next to serverless)", &stdio);
+    table.load_row("serverless HTTP (CLI child)", &http);
+    table.row(
+        "serverless / stdio invocations per second",
+        format!("{ratio:.2}"),
+        String::new(),
+        String::new(),
+    );
+    table.row(
+        "serverless HTTP (CLI child): peak RSS after the load (VmHWM)",
+        format!("{peak:.1} MiB"),
+        String::new(),
+        String::new(),
+    );
+}
+
+/// `dify-wasm serve --install-method serverless` on a free port of 127.0.0.1, and its address
+/// (read from the line it prints on stderr).
+async fn spawn_serverless(env: &Env) -> (Child, std::net::SocketAddr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = cli(env)
+        .args([
+            "--install-method",
+            "serverless",
+            "--serverless-host",
+            "127.0.0.1",
+        ])
+        .args([
+            "--serverless-port",
+            "0",
+            "--daemon-url",
+            "http://127.0.0.1:9",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dify-wasm starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let address = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(address) = line.strip_prefix("listening on http://") {
+                return address.trim().parse().ok();
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .expect("the serverless server prints its address");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, address)
+}
+
+/// `in_flight` keep-alive connections, each posting echo requests one after the other for
+/// `window`; every answer is read to its `end` and checked.
+async fn http_load(address: std::net::SocketAddr, in_flight: usize, window: Duration) -> Load {
+    let start = Instant::now();
+    let deadline = start + window;
+    let mut tasks = Vec::with_capacity(in_flight);
+    for connection in 0..in_flight {
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(address)
+                .await
+                .expect("connects to the serverless server");
+            stream.set_nodelay(true).expect("TCP_NODELAY");
+            let mut http = HttpLink {
+                stream,
+                buf: Vec::with_capacity(16 << 10),
+                next: 0,
+                prefix: connection,
+            };
+            let mut samples = Vec::new();
+            let mut last = start;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                http.echo().await;
+                last = Instant::now();
+                samples.push(last - sent);
+            }
+            (samples, last)
+        }));
+    }
+    let mut samples = Vec::new();
+    let mut last_end = start;
+    for task in tasks {
+        let (mine, last) = task.await.expect("a load connection");
+        samples.extend(mine);
+        last_end = last_end.max(last);
+    }
+    let seconds = (last_end - start).as_secs_f64();
+    Load {
+        rate: samples.len() as f64 / seconds,
+        completed: samples.len(),
+        seconds,
+        latency: Latency::of(samples),
+    }
+}
+
+/// One keep-alive connection to the serverless server, as the daemon's Go client uses it.
+struct HttpLink {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+    next: u64,
+    prefix: usize,
+}
+
+impl HttpLink {
+    /// One echo request, its answer read to the end of its chunked body.
+    async fn echo(&mut self) {
+        self.next += 1;
+        let id = format!("00000000-0000-4000-{:04x}-{:012x}", self.prefix, self.next);
+        let mut body = Vec::with_capacity(512);
+        body.extend_from_slice(br#"{"session_id":""#);
+        body.extend_from_slice(id.as_bytes());
+        body.extend_from_slice(REQUEST_AFTER_ID.trim_end().as_bytes());
+        let mut request = format!(
+            "POST /invoke?action=invoke_tool HTTP/1.1\r\nHost: plugin\r\nUser-Agent: Go-http-client/1.1\r\nTransfer-Encoding: chunked\r\nAccept: text/event-stream\r\nContent-Type: application/json\r\nDify-Plugin-Session-Id: {id}\r\nAccept-Encoding: gzip\r\n\r\n{:x}\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&body);
+        request.extend_from_slice(b"\r\n0\r\n\r\n");
+        self.stream
+            .write_all(&request)
+            .await
+            .expect("writing the request");
+        // The head, then chunks to the last one.
+        let head_end = self.fill_until(|buf| find(buf, b"\r\n\r\n")).await + 4;
+        assert!(
+            self.buf.starts_with(b"HTTP/1.1 200"),
+            "the serverless server answered {:?}",
+            String::from_utf8_lossy(&self.buf[..head_end])
+        );
+        self.buf.drain(..head_end);
+        let mut answer = Vec::new();
+        loop {
+            let line_end = self.fill_until(|buf| find(buf, b"\r\n")).await;
+            let size = std::str::from_utf8(&self.buf[..line_end])
+                .ok()
+                .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+                .expect("a chunk size");
+            let need = line_end + 2 + size + 2;
+            self.fill_until(|buf| (buf.len() >= need).then_some(need))
+                .await;
+            answer.extend_from_slice(&self.buf[line_end + 2..line_end + 2 + size]);
+            self.buf.drain(..need);
+            if size == 0 {
+                break;
+            }
+        }
+        let mut streams = 0;
+        let mut ended = false;
+        for line in answer.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            match classify(line) {
+                Event::Stream(s) if s == id => streams += 1,
+                Event::End(s) if s == id => ended = true,
+                _ => panic!("an answer line of another session or kind"),
+            }
+        }
+        assert!(
+            ended && streams == ECHO_STREAMS,
+            "echo's messages, session {id}"
+        );
+    }
+
+    /// Reads until `found` finds what it looks for in the buffer; its answer.
+    async fn fill_until(&mut self, found: impl Fn(&[u8]) -> Option<usize>) -> usize {
+        loop {
+            if let Some(at) = found(&self.buf) {
+                return at;
+            }
+            let mut chunk = [0u8; 16 << 10];
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .await
+                .expect("reading the answer");
+            assert!(n > 0, "the serverless server closed the connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Round trips one at a time, then the load, printed as they are measured; with the served

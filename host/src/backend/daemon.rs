@@ -51,6 +51,27 @@ impl DaemonBackend {
     }
 }
 
+impl DaemonBackend {
+    /// A backend for another session of the same daemon, sharing this one's connection pool
+    /// and options: the serverless runtime makes one per forward request, and a fresh client
+    /// each time would reload the trusted certificates and reconnect for every call.
+    pub fn for_session(
+        &self,
+        session_id: impl Into<String>,
+    ) -> Result<Arc<DaemonBackend>, BackendConfigError> {
+        let session_id = session_id.into();
+        if session_id.is_empty() {
+            return Err(BackendConfigError::Missing(
+                "the plugin daemon needs the session id it gave this invocation".into(),
+            ));
+        }
+        Ok(Arc::new(DaemonBackend {
+            endpoint: self.endpoint.clone(),
+            session_id,
+        }))
+    }
+}
+
 impl DaemonBackendBuilder {
     /// Timeouts, event size limit and trusted authorities.
     pub fn options(mut self, options: RemoteOptions) -> Self {

@@ -34,8 +34,9 @@ pub enum Command {
     #[command(after_help = RUN_HELP)]
     Run(Box<RunArgs>),
     /// Serves a plugin directory to a Dify plugin daemon, so that Dify calls it like any plugin:
-    /// over the daemon's remote-debug port (INSTALL_METHOD=remote) or over stdin and stdout as
-    /// the daemon's local runtime starts plugins (INSTALL_METHOD=local).
+    /// over the daemon's remote-debug port (INSTALL_METHOD=remote), over stdin and stdout as
+    /// the daemon's local runtime starts plugins (INSTALL_METHOD=local), or as an HTTP server
+    /// for the daemon's serverless runtime (INSTALL_METHOD=serverless).
     #[command(after_help = SERVE_HELP)]
     Serve(Box<ServeArgs>),
 }
@@ -51,11 +52,15 @@ plugin directory and each directory above it (where `cargo build --release --tar
 wasm32-wasip2` puts it, also in a workspace).
 
 Settings come, like the Python SDK's, from flags, else the environment, else PLUGIN_DIR/.env:
-  INSTALL_METHOD       remote (dial the daemon's debug port) or local (stdin/stdout)
+  INSTALL_METHOD       remote (dial the daemon's debug port), local (stdin/stdout) or serverless \
+(an HTTP server for the daemon's serverless runtime)
   REMOTE_INSTALL_URL   host:port of the debug port (or REMOTE_INSTALL_HOST and REMOTE_INSTALL_PORT; \
 default localhost:5003)
   REMOTE_INSTALL_KEY   the workspace's debugging key
   HEARTBEAT_INTERVAL   seconds between heartbeats (default 10)
+  SERVERLESS_HOST, SERVERLESS_PORT   where the serverless server listens (default 0.0.0.0:8080)
+  DIFY_PLUGIN_DAEMON_URL             the daemon's base URL for tool calls in serverless mode \
+(default http://localhost:5002)
 In Dify, the debugging host, port and key are under Plugins > the bug icon (\"Debugging\").
 
 Remote: the host registers the plugin, serves until the daemon goes away, then connects again \
@@ -63,12 +68,18 @@ with backoff (1 s doubling to 30 s), saying so on standard error. A refusal by t
 (wrong key, declaration rejected) ends the command with exit code 1 and the daemon's words.
 Local: the first heartbeat on stdout tells the daemon the plugin is ready; standard output \
 carries only protocol lines, logs go to standard error; the command ends when stdin closes.
+Serverless: POST /invoke?action=... runs one request and streams its lines, GET /health \
+answers OK; tool calls go to DAEMON_URL/backwards-invocation/transaction. The address is \
+printed on standard error (\"listening on http://HOST:PORT\"); ctrl-c or SIGTERM lets running \
+requests finish, then ends the command.
 
 Examples:
   cargo build --release --target wasm32-wasip2 -p showcase
   REMOTE_INSTALL_URL=localhost:5003 REMOTE_INSTALL_KEY=... dify-wasm serve examples/showcase \\
     --install-method remote
   INSTALL_METHOD=local dify-wasm serve examples/showcase --wasm showcase.wasm
+  dify-wasm serve examples/showcase --install-method serverless --serverless-port 8080 \\
+    --daemon-url http://plugin-daemon:5002
 ";
 
 /// Arguments of `dify-wasm serve`.
@@ -81,7 +92,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub wasm: Option<PathBuf>,
 
-    /// `remote` (the daemon's debug port) or `local` (stdin/stdout) [env: INSTALL_METHOD].
+    /// `remote` (the daemon's debug port), `local` (stdin/stdout) or `serverless` (an HTTP
+    /// server) [env: INSTALL_METHOD].
     #[arg(long, value_name = "METHOD")]
     pub install_method: Option<String>,
 
@@ -92,6 +104,25 @@ pub struct ServeArgs {
     /// The workspace's debugging key [env: REMOTE_INSTALL_KEY].
     #[arg(long, value_name = "KEY")]
     pub remote_install_key: Option<String>,
+
+    /// Address the serverless HTTP server listens on [env: SERVERLESS_HOST; default 0.0.0.0].
+    #[arg(long, value_name = "HOST")]
+    pub serverless_host: Option<String>,
+
+    /// Port of the serverless HTTP server; 0 picks a free one [env: SERVERLESS_PORT; default
+    /// 8080].
+    #[arg(long, value_name = "PORT")]
+    pub serverless_port: Option<String>,
+
+    /// The plugin daemon's base URL, where serverless tool calls go [env:
+    /// DIFY_PLUGIN_DAEMON_URL; default http://localhost:5002].
+    #[arg(long, value_name = "URL")]
+    pub daemon_url: Option<String>,
+
+    /// Largest forward request accepted in serverless mode, in bytes (the daemon's
+    /// MAX_SERVERLESS_REQUEST_BYTES); larger ones are answered 413.
+    #[arg(long, value_name = "BYTES", default_value_t = dify_wasm_host::serve::serverless::MAX_SERVERLESS_REQUEST_BYTES)]
+    pub max_request_bytes: usize,
 
     /// Seconds between heartbeats [env: HEARTBEAT_INTERVAL; default 10].
     #[arg(long, value_name = "SECS")]

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dify_plugin_protocol::declaration;
+use dify_wasm_host::backend::daemon::DEFAULT_DAEMON_URL;
 use dify_wasm_host::serve::remote_debug::Registration;
 use dify_wasm_host::serve::{
-    ConnectionOptions, RemoteDebugOptions, ServedPlugin, serve_remote_debug, serve_stdio,
+    ConnectionOptions, RemoteDebugOptions, ServedPlugin, ServerlessOptions, serve_remote_debug,
+    serve_serverless, serve_stdio,
 };
 use dify_wasm_host::{Manifest, Runtime};
 
@@ -20,8 +22,17 @@ const DEFAULT_REMOTE: &str = "localhost:5003";
 
 /// How the daemon reaches the plugin.
 enum Method {
-    Remote { address: String, key: String },
+    Remote {
+        address: String,
+        key: String,
+    },
     Local,
+    /// An HTTP server at `host:port`, tool calls to the daemon at `daemon_url`.
+    Serverless {
+        host: String,
+        port: u16,
+        daemon_url: String,
+    },
 }
 
 /// Settings as the Python SDK finds them: the flag, else the environment, else the plugin
@@ -69,11 +80,12 @@ fn fail(text: String) -> Failure {
 fn method(args: &ServeArgs, settings: &Settings) -> Result<Method, Failure> {
     let Some(method) = settings.get(args.install_method.as_ref(), "INSTALL_METHOD") else {
         return Err(fail(
-            "say how the daemon reaches the plugin: --install-method remote (its debug port) or local (stdin/stdout), or INSTALL_METHOD".into(),
+            "say how the daemon reaches the plugin: --install-method remote (its debug port), local (stdin/stdout) or serverless (an HTTP server), or INSTALL_METHOD".into(),
         ));
     };
     match method.trim().to_ascii_lowercase().as_str() {
         "local" => Ok(Method::Local),
+        "serverless" => serverless(args, settings),
         "remote" => {
             let address = match settings.get(args.remote_install_url.as_ref(), "REMOTE_INSTALL_URL")
             {
@@ -97,9 +109,75 @@ fn method(args: &ServeArgs, settings: &Settings) -> Result<Method, Failure> {
             Ok(Method::Remote { address, key })
         }
         other => Err(fail(format!(
-            "INSTALL_METHOD `{other}` is not served; use `remote` (the daemon's debug port) or `local` (stdin/stdout)"
+            "INSTALL_METHOD `{other}` is not served; use `remote` (the daemon's debug port), `local` (stdin/stdout) or `serverless` (an HTTP server)"
         ))),
     }
+}
+
+/// The serverless server's address and the daemon's URL, read as the Python SDK reads them
+/// (`SERVERLESS_HOST`, `SERVERLESS_PORT`, `DIFY_PLUGIN_DAEMON_URL`).
+fn serverless(args: &ServeArgs, settings: &Settings) -> Result<Method, Failure> {
+    let host = settings
+        .get(args.serverless_host.as_ref(), "SERVERLESS_HOST")
+        .unwrap_or_else(|| "0.0.0.0".into());
+    let port = match settings.get(args.serverless_port.as_ref(), "SERVERLESS_PORT") {
+        None => 8080,
+        Some(text) => text.trim().parse::<u16>().map_err(|_| {
+            fail(format!(
+                "SERVERLESS_PORT `{text}` is not a port number (0 to 65535; 0 picks a free port)"
+            ))
+        })?,
+    };
+    let daemon_url = settings
+        .get(args.daemon_url.as_ref(), "DIFY_PLUGIN_DAEMON_URL")
+        .unwrap_or_else(|| DEFAULT_DAEMON_URL.into());
+    Ok(Method::Serverless {
+        host: host.trim().to_owned(),
+        port,
+        daemon_url: daemon_url.trim().to_owned(),
+    })
+}
+
+/// `host:port` for binding, with an IPv6 address in brackets.
+fn socket_address(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Binds the server's address, then serves until ctrl-c or SIGTERM.
+async fn run_serverless(
+    served: Arc<ServedPlugin>,
+    host: &str,
+    port: u16,
+    options: ServerlessOptions,
+) -> Result<(), Failure> {
+    options
+        .check()
+        .map_err(|e| fail(format!("--daemon-url / DIFY_PLUGIN_DAEMON_URL: {e}")))?;
+    let address = socket_address(host, port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "cannot listen on {address}: {e} (set --serverless-host / --serverless-port, or SERVERLESS_HOST / SERVERLESS_PORT)"
+            ))
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| address.clone(), |a| a.to_string());
+    // Said on stderr whatever the log level: scripts and tests read the port from it.
+    eprintln!("listening on http://{bound}");
+    tracing::info!(
+        target: "dify_wasm::serve",
+        "serverless: POST http://{bound}/invoke, GET http://{bound}/health; tool calls go to {}",
+        options.daemon_url
+    );
+    serve_serverless(served, listener, options)
+        .await
+        .map_err(|e| Failure::Invocation(e.into()))
 }
 
 /// `REMOTE_INSTALL_URL` is `host:port`; a scheme some users put in front is dropped.
@@ -209,6 +287,18 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
         ..ConnectionOptions::default()
     };
     let served_result = match method {
+        Method::Serverless {
+            host,
+            port,
+            daemon_url,
+        } => {
+            let options = ServerlessOptions {
+                daemon_url,
+                max_request_bytes: args.max_request_bytes,
+                ..ServerlessOptions::default()
+            };
+            return run_serverless(served, &host, port, options).await;
+        }
         Method::Local => serve_stdio(served, &connection).await,
         Method::Remote { address, key } => {
             let registration = Registration::new(&declarations, &for_daemon);

@@ -17,7 +17,7 @@ use dify_plugin_protocol::serving::{
 };
 
 use crate::error::ToolError;
-use crate::serve::backwards::{Answer, Routes};
+use crate::serve::backwards::{Answer, ConnectionBackend, Routes};
 use crate::serve::error_type;
 use crate::serve::outbox::{OUTBOX_BYTES, OutLine, Outbox};
 use crate::serve::served::ServedPlugin;
@@ -220,9 +220,13 @@ fn handle(item: Line, ctx: &Ctx<'_>, running: Running<'_>) -> Option<String> {
             }
             let served = ctx.served.clone();
             let outbox = ctx.outbox.clone();
-            let routes = ctx.routes.clone();
+            let backend = Arc::new(ConnectionBackend {
+                session_id: id.clone(),
+                outbox: outbox.clone(),
+                routes: ctx.routes.clone(),
+            });
             let max_line = ctx.options.max_output_line_bytes;
-            let task = sessions.spawn(run_session(served, *request, outbox, routes, max_line));
+            let task = sessions.spawn(run_session(served, *request, outbox, backend, max_line));
             tasks.insert(task.id(), id);
         }
         Ok(DaemonMessage::BackwardsResponse(response)) => {

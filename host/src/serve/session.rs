@@ -13,6 +13,7 @@ use dify_plugin_protocol::serving::{
     session_stream, session_stream_encoded,
 };
 
+use crate::backend::ToolBackend;
 use crate::contract::{
     CredentialType, HttpRequest, MessagePayload, ParameterOption, ToolInvokeMessage,
     ToolOauthCredentials,
@@ -20,19 +21,20 @@ use crate::contract::{
 use crate::error::{ActionError, ToolError};
 use crate::runtime::action::{ActionOutcome, ProviderAction};
 use crate::runtime::invocation::{CallContext, ToolCall};
-use crate::serve::backwards::{ConnectionBackend, Routes};
 use crate::serve::error_type;
 use crate::serve::outbox::Outbox;
 use crate::serve::served::ServedPlugin;
 use crate::session::SessionContext;
 use crate::wire::dify_json::encode_dify_json;
 
-/// Runs one forward request to its `end`. Returns early only when the daemon is gone.
+/// Runs one forward request to its `end`, writing its lines to `outbox` and sending the
+/// plugin's tool calls to `backend` (the connection's own, or the daemon's transaction
+/// endpoint in serverless mode). Returns early only when the daemon is gone.
 pub(crate) async fn run_session(
     served: Arc<ServedPlugin>,
     request: ForwardRequest,
     outbox: Outbox,
-    routes: Routes,
+    backend: Arc<dyn ToolBackend>,
     max_line_bytes: Option<usize>,
 ) {
     let session = Session {
@@ -42,7 +44,7 @@ pub(crate) async fn run_session(
     };
     let started = std::time::Instant::now();
     let action_name = request.action.name().to_owned();
-    let outcome = dispatch(&served, request, &session, routes).await;
+    let outcome = dispatch(&served, request, &session, backend).await;
     match outcome {
         Ok(()) => tracing::debug!(
             session = %session.id,
@@ -129,7 +131,7 @@ async fn dispatch(
     served: &ServedPlugin,
     request: ForwardRequest,
     session: &Session,
-    routes: Routes,
+    backend: Arc<dyn ToolBackend>,
 ) -> Result<(), Failure> {
     let provider = match &request.action {
         ForwardAction::InvokeTool(a) => Some(&a.provider),
@@ -159,11 +161,6 @@ async fn dispatch(
         credential_ids: request.tool_credentials.clone(),
         ..SessionContext::default()
     };
-    let backend = Arc::new(ConnectionBackend {
-        session_id: session.id.clone(),
-        outbox: session.outbox.clone(),
-        routes,
-    });
     let call_context = CallContext {
         user_id: Some(request.user_id.clone()).filter(|u| !u.is_empty()),
         app_id: request.app_id.clone(),
@@ -268,7 +265,7 @@ async fn invoke_tool(
     served: &ServedPlugin,
     call: ToolCall,
     context: SessionContext,
-    backend: Arc<ConnectionBackend>,
+    backend: Arc<dyn ToolBackend>,
     session: &Session,
 ) -> Result<(), Failure> {
     let mut stream = served

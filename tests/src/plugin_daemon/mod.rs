@@ -77,6 +77,7 @@ pub mod go_json;
 mod lines;
 pub mod payload_checks;
 mod registration;
+pub mod serverless;
 mod session;
 mod session_events;
 mod stdio;

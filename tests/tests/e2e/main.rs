@@ -17,4 +17,5 @@ mod recording;
 mod remote;
 mod sandbox;
 mod serve_remote;
+mod serve_serverless;
 mod streaming;

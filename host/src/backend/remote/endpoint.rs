@@ -9,7 +9,8 @@ use crate::error::ToolError;
 /// How much of a failure answer is read to explain it.
 const MAX_ERROR_BODY: usize = 64 << 10;
 
-/// Where a remote backend sends its calls.
+/// Where a remote backend sends its calls. Clones share the pooled client.
+#[derive(Clone)]
 pub(crate) struct Endpoint {
     client: reqwest::Client,
     url: reqwest::Url,
