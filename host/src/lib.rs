@@ -25,6 +25,7 @@
 
 pub mod backend;
 mod byte_budget;
+pub mod connector;
 pub mod contract;
 pub mod engine;
 pub mod error;

@@ -39,6 +39,19 @@ pub enum Command {
     /// for the daemon's serverless runtime (INSTALL_METHOD=serverless).
     #[command(after_help = SERVE_HELP)]
     Serve(Box<ServeArgs>),
+    /// Writes a `.difypkg` package of a plugin directory that a stock plugin daemon installs and
+    /// starts on its local runtime, and prints its identity (author/name:version@checksum).
+    #[command(after_help = PACKAGE_HELP)]
+    Package(Box<PackageArgs>),
+    /// Checks a `.difypkg` package's signature with public keys, as the daemon does with
+    /// THIRD_PARTY_SIGNATURE_VERIFICATION_PUBLIC_KEYS; prints its identity when it is good.
+    Verify(VerifyArgs),
+    /// Makes an RSA key pair for signing packages (PEM PKCS#1, the form the daemon reads).
+    Keygen(KeygenArgs),
+    /// Serves the plugin daemon's Serverless Runtime Interface (PLATFORM=serverless): the
+    /// daemon launches .difypkg packages here and invokes them at function URLs served by the
+    /// same process. Prints "listening on http://HOST:PORT" on standard error.
+    Connector(Box<super::connector::ConnectorArgs>),
 }
 
 const SERVE_HELP: &str = "\
@@ -460,4 +473,73 @@ impl LimitArgs {
             max_log_bytes: self.max_log_bytes,
         })
     }
+}
+
+const PACKAGE_HELP: &str = "\
+The package holds manifest.yaml (its meta.runner rewritten to python 3.12 / entrypoint `main`, \
+the daemon's local runtime only starts Python), the provider and tool yaml, _assets/, README.md, \
+readme/README_<lang>.md and PRIVACY.md when present, the component (plugin.wasm), a stdlib-only \
+main.py that starts the bundled host, a comment-only requirements.txt, and the hosts \
+(bin/dify-wasm-<os>-<arch>). Bundle a static build for the daemon's machine (scripts/dist) with \
+--host-binary linux-amd64=PATH; without any, this executable is bundled for this machine.
+
+The daemon refuses unsigned packages unless FORCE_VERIFYING_SIGNATURE=false. To sign with your \
+own key: dify-wasm keygen -o keys; dify-wasm package DIR -o p.difypkg --sign keys/private.pem; \
+and on the daemon THIRD_PARTY_SIGNATURE_VERIFICATION_ENABLED=true, \
+THIRD_PARTY_SIGNATURE_VERIFICATION_PUBLIC_KEYS=/path/to/public.pem (comma-separated file paths).
+";
+
+/// `dify-wasm package`.
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// The plugin directory (manifest.yaml at its root).
+    pub plugin_dir: PathBuf,
+
+    /// Where to write the package (NAME.difypkg).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// The plugin's component; by default found as `serve` finds it.
+    #[arg(long, value_name = "FILE")]
+    pub wasm: Option<PathBuf>,
+
+    /// Sign with this private key (PEM `RSA PRIVATE KEY`, from `dify-wasm keygen`).
+    #[arg(long, value_name = "KEY.pem")]
+    pub sign: Option<PathBuf>,
+
+    /// A host executable to bundle, as PLATFORM=PATH (linux-amd64, linux-arm64; repeat for
+    /// several). Default: this executable, for this machine.
+    #[arg(long, value_name = "PLATFORM=PATH")]
+    pub host_binary: Vec<String>,
+}
+
+/// `dify-wasm verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The `.difypkg` file.
+    pub package: PathBuf,
+
+    /// A public key (PEM `RSA PUBLIC KEY`) that may have signed it; repeat for several.
+    #[arg(long, value_name = "KEY.pem", required = true)]
+    pub public_key: Vec<PathBuf>,
+}
+
+/// `dify-wasm keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The directory for private.pem and public.pem.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+
+    /// The private key's path (default DIR/private.pem).
+    #[arg(long, value_name = "FILE")]
+    pub private: Option<PathBuf>,
+
+    /// The public key's path (default DIR/public.pem).
+    #[arg(long, value_name = "FILE")]
+    pub public: Option<PathBuf>,
+
+    /// The key size in bits (the daemon's own signer uses 4096).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u16).range(2048..=8192))]
+    pub bits: u16,
 }

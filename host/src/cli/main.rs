@@ -1,6 +1,8 @@
 //! `dify-wasm`: runs a Dify tool plugin component from the command line.
 
 mod args;
+mod connector;
+mod package;
 mod serve;
 
 use std::io::Write;
@@ -40,7 +42,10 @@ fn input<E: Into<anyhow::Error>>(e: E) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    init_logging(matches!(
+        cli.command,
+        Command::Serve(_) | Command::Connector(_)
+    ));
     // `serve` runs on one thread unless asked for more: a request's round trip then involves
     // no hand-off between threads (about half the latency, and more throughput on a small
     // machine), and the daemon runs several plugin processes when one is not enough.
@@ -51,7 +56,10 @@ fn main() -> ExitCode {
             builder.worker_threads(args.threads);
             builder
         }
-        Command::Run(_) => tokio::runtime::Builder::new_multi_thread(),
+        Command::Run(_) | Command::Connector(_) => tokio::runtime::Builder::new_multi_thread(),
+        Command::Package(_) | Command::Verify(_) | Command::Keygen(_) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
     };
     let runtime = match { builder }.enable_all().build() {
         Ok(runtime) => runtime,
@@ -64,6 +72,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run(*args).await,
             Command::Serve(args) => serve::serve(*args).await,
+            Command::Connector(args) => connector::connector(*args).await,
+            Command::Package(args) => package::package(*args),
+            Command::Verify(args) => package::verify(args),
+            Command::Keygen(args) => package::keygen(args),
         }
     });
     // A read of stdin in progress (serving over stdio) cannot be cancelled; waiting for it
