@@ -11,7 +11,7 @@ use dify_plugin_package::{BuildOptions, PrivateKey, generate_key_pair};
 use dify_wasm_test_artifacts as artifacts;
 use dify_wasm_test_artifacts::plugin_daemon::serverless::{FunctionConnection, ServerlessDaemon};
 use dify_wasm_test_artifacts::plugin_daemon::wire::{new_session_id, request_line};
-use dify_wasm_test_artifacts::plugin_daemon::{Envelope, actions};
+use dify_wasm_test_artifacts::plugin_daemon::{BackwardsAnswer, Envelope, actions};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -28,13 +28,18 @@ fn workspace() -> PathBuf {
 
 /// A showcase package as `dify-wasm package` writes it, optionally signed.
 fn showcase_package(sign: Option<&PrivateKey>) -> Vec<u8> {
+    package_of("examples/showcase", artifacts::SHOWCASE, sign)
+}
+
+/// The package of the example in `dir` with its component `wasm`, optionally signed.
+fn package_of(dir: &str, wasm: &str, sign: Option<&PrivateKey>) -> Vec<u8> {
     let options = BuildOptions {
-        component: std::fs::read(artifacts::SHOWCASE).expect("showcase component"),
+        component: std::fs::read(wasm).expect("the example's component"),
         host_binaries: Vec::new(),
         sign: sign.map(|key| (key.clone(), 1_700_000_000)),
     };
-    dify_plugin_package::build(&workspace().join("examples/showcase"), &options)
-        .expect("build the showcase package")
+    dify_plugin_package::build(&workspace().join(dir), &options)
+        .unwrap_or_else(|e| panic!("build the package of {dir}: {e}"))
 }
 
 fn file_name(package: &[u8]) -> String {
@@ -345,4 +350,61 @@ async fn checks_signatures_with_public_keys() {
     let endpoint = outcome(&lines).expect("signed with the trusted key");
     let answer = echo(&c.url, &endpoint, "signed").await;
     assert!(answer.contains("signed"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launched_plugin_calls_tools_back_through_the_daemons_transaction_endpoint() {
+    let daemon = ServerlessDaemon::start().await.expect("daemon");
+    daemon.answer_backwards_calls(|call| {
+        let n = call.request["tool_parameters"]["n"].clone();
+        vec![
+            BackwardsAnswer::response(
+                json!({"type": "text", "message": {"text": format!("tick {n}")}, "meta": null}),
+            ),
+            BackwardsAnswer::end(),
+        ]
+    });
+    let store = tempfile::tempdir().expect("store");
+    let c = connector(store.path(), &[], &daemon).await;
+    let package = package_of("examples/relay", artifacts::RELAY, None);
+    let name = file_name(&package);
+    let (_, lines) = launch(&c.url, KEY, &package, &name).await;
+    let endpoint = outcome(&lines).expect("launched");
+    let path = endpoint
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, path)| format!("/{path}"))
+        .expect("endpoint path");
+    let address = c
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let data = actions::invoke_tool(
+        "relay",
+        "relay",
+        json!({"tool_type": "builtin", "provider": "time", "tool": "current_time",
+               "parameters": {"n": 3}}),
+        json!({}),
+    );
+    let answer = daemon
+        .invoke_at(address, &path, data, Envelope::default())
+        .await
+        .expect("the function answers");
+    let transcript = answer.transcript(LIMIT).await.expect("the answer ends");
+    transcript
+        .check()
+        .unwrap_or_else(|e| panic!("the daemon would not accept the answer: {e}"));
+    assert_eq!(transcript.session.kinds(), ["stream", "end"]);
+    assert_eq!(
+        transcript.session.streams()[0]["message"]["text"],
+        json!("tick 3")
+    );
+    let transactions = daemon.transactions();
+    assert_eq!(transactions.len(), 1, "one backwards call");
+    let call = transactions[0].call.as_ref().expect("a valid invoke");
+    assert_eq!(call.session_id, transcript.session.session_id);
+    assert_eq!(call.request["provider"], json!("time"));
+    let mut c = c;
+    let _ = c.child.kill().await;
 }

@@ -10,6 +10,7 @@ use dify_plugin_package::{
 use dify_plugin_protocol::declaration;
 
 use crate::args::{KeygenArgs, PackageArgs, VerifyArgs};
+use crate::serve::component;
 use crate::{Failure, input};
 
 fn fail(text: String) -> Failure {
@@ -57,34 +58,6 @@ fn host_binary(spec: &str) -> Result<(String, PathBuf), Failure> {
         }
     };
     Ok((platform, PathBuf::from(path)))
-}
-
-/// The component: `--wasm`, else the manifest's entrypoint next to the manifest or in a cargo
-/// target directory at or above the plugin directory (as `serve` finds it).
-fn component(dir: &Path, wasm: Option<&PathBuf>, entrypoint: &str) -> Result<PathBuf, Failure> {
-    if let Some(path) = wasm {
-        return Ok(path.clone());
-    }
-    let mut candidates = Vec::new();
-    if entrypoint.ends_with(".wasm") {
-        candidates.push(dir.join(entrypoint));
-        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        for ancestor in absolute.ancestors() {
-            candidates.push(
-                ancestor
-                    .join("target")
-                    .join("wasm32-wasip2")
-                    .join("release")
-                    .join(entrypoint),
-            );
-        }
-    }
-    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
-        fail(format!(
-            "cannot find the component `{entrypoint}` of `{}`; build it with `cargo build --release --target wasm32-wasip2` or pass --wasm FILE",
-            dir.display()
-        ))
-    })
 }
 
 fn package_error(e: PackageError) -> Failure {

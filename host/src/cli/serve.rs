@@ -208,15 +208,18 @@ fn heartbeat(args: &ServeArgs, settings: &Settings) -> Result<Duration, Failure>
 
 /// The component: `--wasm`, else the manifest's entrypoint next to the manifest or in a cargo
 /// target directory at or above the plugin directory.
-fn component(args: &ServeArgs, entrypoint: &str) -> Result<PathBuf, Failure> {
-    if let Some(path) = &args.wasm {
+pub(crate) fn component(
+    dir: &Path,
+    wasm: Option<&PathBuf>,
+    entrypoint: &str,
+) -> Result<PathBuf, Failure> {
+    if let Some(path) = wasm {
         return Ok(path.clone());
     }
-    let dir = &args.plugin_dir;
     let mut candidates = Vec::new();
     if entrypoint.ends_with(".wasm") {
         candidates.push(dir.join(entrypoint));
-        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         for ancestor in absolute.ancestors() {
             candidates.push(
                 ancestor
@@ -255,7 +258,11 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let limits = args.limits.to_limits().map_err(fail)?;
 
     let declarations = declaration::load(&args.plugin_dir).map_err(input)?;
-    let wasm = component(&args, &declarations.runner().entrypoint)?;
+    let wasm = component(
+        &args.plugin_dir,
+        args.wasm.as_ref(),
+        &declarations.runner().entrypoint,
+    )?;
     let mut builder = Runtime::builder().limits(limits);
     if let Some(dir) = args.compile_cache_dir() {
         builder = builder.compile_cache(dir);

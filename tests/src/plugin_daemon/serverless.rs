@@ -238,8 +238,21 @@ impl ServerlessDaemon {
         data: Value,
         envelope: Envelope,
     ) -> Result<InvokeAnswer, DaemonError> {
+        self.invoke_at(function, "", data, envelope).await
+    }
+
+    /// [`invoke_with`](Self::invoke_with) at a function URL with a path (`/functions/<id>`,
+    /// as a connector serves it): the request goes to `{path}/invoke?action=…`.
+    pub async fn invoke_at(
+        &self,
+        function: SocketAddr,
+        path: &str,
+        data: Value,
+        envelope: Envelope,
+    ) -> Result<InvokeAnswer, DaemonError> {
         let mut connection = FunctionConnection::connect(function).await?;
-        self.invoke_on(&mut connection, data, envelope).await?;
+        self.invoke_on_path(&mut connection, path, data, envelope)
+            .await?;
         let (head, framing) = connection.read_head().await?;
         Ok(Answer {
             head,
@@ -255,6 +268,18 @@ impl ServerlessDaemon {
     pub async fn invoke_on(
         &self,
         connection: &mut FunctionConnection,
+        data: Value,
+        envelope: Envelope,
+    ) -> Result<String, DaemonError> {
+        self.invoke_on_path(connection, "", data, envelope).await
+    }
+
+    /// [`invoke_on`](Self::invoke_on) at a function URL with a path (see
+    /// [`invoke_at`](Self::invoke_at)).
+    pub async fn invoke_on_path(
+        &self,
+        connection: &mut FunctionConnection,
+        path: &str,
         data: Value,
         envelope: Envelope,
     ) -> Result<String, DaemonError> {
@@ -274,7 +299,7 @@ impl ServerlessDaemon {
         let action = data.get("action").and_then(Value::as_str).unwrap_or("");
         connection.action = Action::of_request(&data);
         connection
-            .post_chunked(&format!("/invoke?action={action}"), &id, &[&line])
+            .post_chunked(&format!("{path}/invoke?action={action}"), &id, &[&line])
             .await?;
         Ok(id)
     }
