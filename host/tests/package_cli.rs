@@ -19,26 +19,13 @@ const EXE: &str = env!("CARGO_BIN_EXE_dify-wasm");
 const START_LIMIT: Duration = Duration::from_secs(90);
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// The settings `serve` reads from the environment: a child sees only those a test sets.
-const SETTINGS: [&str; 9] = [
-    "INSTALL_METHOD",
-    "REMOTE_INSTALL_URL",
-    "REMOTE_INSTALL_KEY",
-    "REMOTE_INSTALL_HOST",
-    "REMOTE_INSTALL_PORT",
-    "HEARTBEAT_INTERVAL",
-    "RUST_LOG",
-    "DIFY_WASM_CACHE_DIR",
-    "XDG_CACHE_HOME",
-];
-
 fn showcase() -> PathBuf {
     artifacts::workspace().join("examples").join("showcase")
 }
 
 fn dify_wasm(args: &[&str]) -> Output {
     let mut command = Command::new(EXE);
-    for name in SETTINGS {
+    for name in artifacts::SERVE_SETTINGS {
         command.env_remove(name);
     }
     command.args(args).output().expect("run dify-wasm")
@@ -338,7 +325,7 @@ async fn a_package_runs_on_the_local_runtime_as_the_daemon_starts_it() {
     assert!(install.status.success(), "{}", text(&install.stderr));
 
     let mut command = tokio::process::Command::new(workdir.join(".venv/bin/python"));
-    for name in SETTINGS {
+    for name in artifacts::SERVE_SETTINGS {
         command.env_remove(name);
     }
     command

@@ -18,19 +18,6 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-/// The settings `serve` reads from the environment: a child sees only those a test sets.
-const SETTINGS: [&str; 9] = [
-    "INSTALL_METHOD",
-    "REMOTE_INSTALL_URL",
-    "REMOTE_INSTALL_KEY",
-    "REMOTE_INSTALL_HOST",
-    "REMOTE_INSTALL_PORT",
-    "HEARTBEAT_INTERVAL",
-    "RUST_LOG",
-    "DIFY_WASM_CACHE_DIR",
-    "XDG_CACHE_HOME",
-];
-
 /// The debugging key the test daemons expect.
 const KEY: &str = "test-debug-key";
 
@@ -47,7 +34,7 @@ fn cache_dir() -> PathBuf {
 /// `dify-wasm serve PLUGIN_DIR`, with none of the user's settings and the test cache.
 fn serve(plugin_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dify-wasm"));
-    for name in SETTINGS {
+    for name in artifacts::SERVE_SETTINGS {
         command.env_remove(name);
     }
     command

@@ -15,17 +15,6 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-/// The settings `serve` reads from the environment: a child sees only those a test sets.
-const SETTINGS: [&str; 8] = [
-    "INSTALL_METHOD",
-    "SERVERLESS_HOST",
-    "SERVERLESS_PORT",
-    "DIFY_PLUGIN_DAEMON_URL",
-    "HEARTBEAT_INTERVAL",
-    "RUST_LOG",
-    "DIFY_WASM_CACHE_DIR",
-    "XDG_CACHE_HOME",
-];
 /// Long enough for a cold compile of a guest while other tests compile theirs on 2 cores.
 const START_LIMIT: Duration = Duration::from_secs(90);
 const LIMIT: Duration = Duration::from_secs(30);
@@ -38,7 +27,7 @@ fn cache_dir() -> PathBuf {
 async fn serverless_serve_answers_echo_on_the_port_it_prints_and_ends_on_sigterm() {
     let daemon = ServerlessDaemon::start().await.expect("the daemon listens");
     let mut command = Command::new(env!("CARGO_BIN_EXE_dify-wasm"));
-    for name in SETTINGS {
+    for name in artifacts::SERVE_SETTINGS {
         command.env_remove(name);
     }
     command

@@ -32,6 +32,25 @@ pub fn example_file(example: &str, file: &str) -> PathBuf {
     workspace().join("examples").join(example).join(file)
 }
 
+/// The settings `dify-wasm serve` reads from the environment (the Python SDK's), and the
+/// cache and log settings: a CLI test removes them all from a child, so that it sees only those
+/// the test sets, whatever the machine running the tests has set.
+pub const SERVE_SETTINGS: [&str; 13] = [
+    "INSTALL_METHOD",
+    "REMOTE_INSTALL_URL",
+    "REMOTE_INSTALL_KEY",
+    "REMOTE_INSTALL_HOST",
+    "REMOTE_INSTALL_PORT",
+    "HEARTBEAT_INTERVAL",
+    "SERVERLESS_HOST",
+    "SERVERLESS_PORT",
+    "DIFY_PLUGIN_DAEMON_URL",
+    "DIFY_PLUGIN_SERVERLESS_CONNECTOR_API_KEY",
+    "RUST_LOG",
+    "DIFY_WASM_CACHE_DIR",
+    "XDG_CACHE_HOME",
+];
+
 pub mod dify_wire;
 pub mod http_server;
 pub mod plugin_daemon;
