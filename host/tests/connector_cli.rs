@@ -283,8 +283,20 @@ async fn launches_once_serves_from_any_replica_and_after_a_restart() {
         .await
         .expect("health");
     assert_eq!(health.status(), 200);
+    // SIGTERM (what a container runtime sends) ends it cleanly.
     let mut c = c;
-    let _ = c.child.kill().await;
+    let pid = c.child.id().expect("running").to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(sent.success());
+    let status = tokio::time::timeout(LIMIT, c.child.wait())
+        .await
+        .expect("the connector ends after SIGTERM")
+        .expect("waits");
+    assert!(status.success(), "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

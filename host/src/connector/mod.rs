@@ -10,16 +10,15 @@ mod launch;
 mod routes;
 mod store;
 
-use std::net::SocketAddr;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use dify_plugin_package::PublicKey;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::limits::Limits;
+use crate::serve::http_server::{serve_http, shutdown_signal};
 use crate::serve::serverless::ServerlessOptions;
 
 pub use store::{LaunchRecord, Store};
@@ -41,35 +40,26 @@ pub struct ConnectorOptions {
     pub serverless: ServerlessOptions,
 }
 
-/// Serves the SRI and the function URLs on `listener` until the process ends.
+/// Serves the SRI and the function URLs on `listener` until ctrl-c or SIGTERM, then lets
+/// running requests (launches, invocations) finish for a while.
 pub async fn serve_connector(
     listener: TcpListener,
     options: ConnectorOptions,
 ) -> Result<(), ConnectorError> {
+    serve_connector_until(listener, options, shutdown_signal()).await
+}
+
+/// As [`serve_connector`], ending when `shutdown` completes.
+pub async fn serve_connector_until(
+    listener: TcpListener,
+    options: ConnectorOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ConnectorError> {
+    let grace = options.serverless.shutdown_grace;
     let state = Arc::new(routes::Connector::new(options)?);
-    loop {
-        let (stream, peer): (_, SocketAddr) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!(target: "dify_wasm::connector", "accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(state.route(request).await) }
-            });
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(target: "dify_wasm::connector", "connection from {peer}: {e}");
-            }
-        });
-    }
+    let handler = move |request| state.clone().route(request);
+    serve_http("connector", listener, handler, shutdown, grace).await;
+    Ok(())
 }
 
 /// Why the connector cannot start.

@@ -14,6 +14,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// How old an unfinished entry in `tmp/` must be before a starting connector removes it: far
+/// longer than the daemon waits for a launch (`DIFY_PLUGIN_SERVERLESS_CONNECTOR_LAUNCH_TIMEOUT`,
+/// 240 s by default).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// What a launch left in the store; the endpoint is derived from the connector's public URL.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LaunchRecord {
@@ -56,9 +61,42 @@ impl Store {
         for sub in ["packages", "functions", "compiled", "tmp"] {
             std::fs::create_dir_all(root.join(sub))?;
         }
-        Ok(Store {
+        let store = Store {
             root: root.to_path_buf(),
-        })
+        };
+        store.sweep_stale(STALE_AFTER);
+        Ok(store)
+    }
+
+    /// Removes what launches that died midway (a crash, a killed replica) left in `tmp/`.
+    /// Only entries older than `age`: another replica may be writing a young one right now.
+    fn sweep_stale(&self, age: std::time::Duration) {
+        let Ok(entries) = std::fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|elapsed| elapsed > age);
+            if old {
+                let path = entry.path();
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                match removed {
+                    Ok(()) => tracing::info!(
+                        "removed `{}`, left in the package store by a launch that did not finish",
+                        path.display()
+                    ),
+                    Err(e) => tracing::warn!("cannot remove `{}`: {e}", path.display()),
+                }
+            }
+        }
     }
 
     /// Where the runtime keeps compiled components.
@@ -130,5 +168,29 @@ impl Store {
         std::fs::rename(&tmp, functions.join(&record.id)).inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_removes_only_stale_unfinished_entries() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(root.path()).expect("store");
+        let stale = store.staging_dir().expect("staging");
+        std::fs::write(stale.join("package.difypkg"), b"half").expect("write");
+        let young = store.staging_dir().expect("staging");
+        let old = std::time::SystemTime::now() - STALE_AFTER - std::time::Duration::from_secs(60);
+        std::fs::File::open(&stale)
+            .and_then(|dir| dir.set_modified(old))
+            .expect("age the stale entry");
+        Store::open(root.path()).expect("reopen");
+        assert!(!stale.exists(), "a stale unfinished launch is removed");
+        assert!(
+            young.exists(),
+            "a launch another replica may be writing stays"
+        );
     }
 }

@@ -6,6 +6,7 @@
 mod backwards;
 pub mod connection;
 mod error_type;
+pub(crate) mod http_server;
 mod outbox;
 pub mod remote_debug;
 mod served;

@@ -9,7 +9,6 @@
 //! own session, and a daemon that hangs up stops the session (and the plugin instance) at
 //! once.
 
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -20,8 +19,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -34,6 +31,7 @@ use crate::backend::daemon::{DEFAULT_DAEMON_URL, DaemonBackend};
 use crate::backend::{BackendConfigError, MessageStream, RemoteOptions, ToolBackend, ToolRequest};
 use crate::error::ToolError;
 use crate::serve::error_type;
+use crate::serve::http_server::{serve_http, shutdown_signal};
 use crate::serve::outbox::{OutLine, Outbox};
 use crate::serve::served::{ServeError, ServedPlugin};
 use crate::serve::session::run_session;
@@ -305,78 +303,11 @@ pub async fn serve_serverless_until(
     options: ServerlessOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let grace = options.shutdown_grace;
     let options = Arc::new(options);
-    let graceful = GracefulShutdown::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .keep_alive(true)
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
-        };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a little, connections end.
-                tracing::warn!("cannot accept a connection: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let served = served.clone();
-        let options = options.clone();
-        let service = hyper::service::service_fn(move |request| {
-            let served = served.clone();
-            let options = options.clone();
-            async move { Ok::<_, Infallible>(handle(served, options, request).await) }
-        });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("a connection of the serverless server ended: {e}");
-            }
-        });
-    }
-    drop(listener);
-    tracing::info!("shutting down: waiting for running requests to finish");
-    if tokio::time::timeout(options.shutdown_grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "requests still running after {:?} were stopped",
-            options.shutdown_grace
-        );
-    }
+    let handler = move |request| handle(served.clone(), options.clone(), request);
+    serve_http("serverless server", listener, handler, shutdown, grace).await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    () = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => ctrl_c.await,
-        }
-    }
-    #[cfg(not(unix))]
-    ctrl_c.await;
 }
 
 /// The answer's content type: JSON lines, each ended by a blank line. The daemon does not
