@@ -10,9 +10,10 @@ use dify_plugin_protocol::declaration;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
-use super::routes::{Connector, error, full};
+use super::routes::{Connector, error};
 use crate::manifest::Manifest;
 use crate::serve::ServedPlugin;
+use crate::serve::http_server::whole_answer;
 use crate::serve::serverless::{ServerlessBody, handle_invoke};
 
 /// Loads an extracted package: validated declarations, the component compiled (or taken from
@@ -85,7 +86,7 @@ pub(crate) async fn invoke(
 
 pub(crate) async fn health(connector: Arc<Connector>, id: &str) -> Response<ServerlessBody> {
     match function(&connector, id).await {
-        Ok(Some(_)) => Response::new(full("OK")),
+        Ok(Some(_)) => whole_answer(StatusCode::OK, "text/plain; charset=utf-8", "OK"),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             &format!("no launched function `{id}`"),

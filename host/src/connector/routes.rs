@@ -6,8 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use crate::serve::http_server::whole_answer;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode, header};
 
@@ -164,20 +163,8 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub(crate) fn full(bytes: impl Into<Bytes>) -> ServerlessBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed()
-}
-
 pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<ServerlessBody> {
-    let mut response = Response::new(full(value.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    response
+    whole_answer(status, "application/json", value.to_string())
 }
 
 pub(crate) fn error(status: StatusCode, message: &str) -> Response<ServerlessBody> {

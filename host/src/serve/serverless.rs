@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -31,7 +31,7 @@ use crate::backend::daemon::{DEFAULT_DAEMON_URL, DaemonBackend};
 use crate::backend::{BackendConfigError, MessageStream, RemoteOptions, ToolBackend, ToolRequest};
 use crate::error::ToolError;
 use crate::serve::error_type;
-use crate::serve::http_server::{serve_http, shutdown_signal};
+use crate::serve::http_server::{serve_http, shutdown_signal, whole_answer};
 use crate::serve::outbox::{OutLine, Outbox};
 use crate::serve::served::{ServeError, ServedPlugin};
 use crate::serve::session::run_session;
@@ -248,7 +248,7 @@ pub async fn handle_invoke(
                 SessionError::new(error_type::INVALID_REQUEST, e.to_string()),
             );
             lines.extend_from_slice(&session_end(&id));
-            return answer(StatusCode::OK, STREAM_TYPE, Bytes::from(lines));
+            return whole_answer(StatusCode::OK, STREAM_TYPE, lines);
         }
         // Without a session there is nothing to answer in the protocol. A 4xx status (never
         // 502, which the daemon retries) with a Lambda-shaped body is what the daemon turns
@@ -274,7 +274,7 @@ pub async fn handle(
     match request.uri().path() {
         "/invoke" => handle_invoke(served, options, request).await,
         "/health" if request.method() == Method::GET || request.method() == Method::HEAD => {
-            answer(StatusCode::OK, "text/plain; charset=utf-8", "OK".into())
+            whole_answer(StatusCode::OK, "text/plain; charset=utf-8", "OK")
         }
         path => refusal(
             StatusCode::NOT_FOUND,
@@ -401,16 +401,7 @@ fn too_large(limit: usize) -> Response<ServerlessBody> {
 /// `error_type`: `message`", read from a Lambda-shaped body.
 fn refusal(status: StatusCode, error_type: &str, message: &str) -> Response<ServerlessBody> {
     let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
-    answer(status, "application/json", Bytes::from(body.to_string()))
-}
-
-fn answer(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<ServerlessBody> {
-    let mut response = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
+    whole_answer(status, "application/json", body.to_string())
 }
 
 #[cfg(test)]
