@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 use serde_json::{Map, Value};
-use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 use wasmtime::{Store, UpdateDeadline};
 
@@ -19,6 +18,7 @@ use crate::limits::Limits;
 use crate::runtime::instance_slots::InstanceSlots;
 use crate::runtime::instance_state::{InstanceState, InvocationEnv};
 use crate::runtime::invocation_tree::InvocationTree;
+use crate::runtime::job::{Job, Polled, TreeJobs};
 use crate::runtime::output_queue::{Event, OutputReceiver, output_queue};
 use crate::runtime::plugin::{Plugin, Pre, one_line};
 use crate::session::{SessionContext, TreeLink};
@@ -76,13 +76,23 @@ impl ToolCall {
     }
 }
 
-/// The messages of a running invocation, in the order the plugin emitted them, each as soon as
-/// it was emitted. Ends with `None` after the last message, or after one `Err`. When the
-/// invocation's time is up it ends with `Err(TimedOut)` at once, whatever is still buffered.
-/// Dropping it stops the plugin and everything it called.
+/// The messages of a running invocation, in the order the plugin emitted them. Ends with
+/// `None` after the last message, or after one `Err`. When the invocation's time is up it ends
+/// with `Err(TimedOut)` at once, whatever is still buffered. Dropping it stops the plugin and
+/// everything it called.
+///
+/// The plugin runs while the stream is polled, on the thread that polls it: reading the stream
+/// is what drives the plugin (and, for a top-level invocation, the tools it calls through the
+/// local backend), so no task hands messages over between threads. A stream nobody polls holds
+/// its plugin where it is.
 pub struct InvocationStream {
     events: OutputReceiver,
-    task: Option<JoinHandle<()>>,
+    job: Option<Arc<Job>>,
+    /// The runs of the tree's nested calls, which every reader in the tree drives.
+    jobs: Arc<TreeJobs>,
+    /// This is the tree's top-level stream: its reader is woken for every run of the tree,
+    /// and it keeps the tree's time.
+    top_level: bool,
     emitted: Arc<AtomicU64>,
     done: bool,
     deadline: Instant,
@@ -93,6 +103,11 @@ pub struct InvocationStream {
     limits: Arc<Limits>,
 }
 
+/// Rounds of polling the plugin and the tree's woken nested runs before a poll gives the
+/// executor its thread back: a tree whose runs keep waking each other cannot starve timers and
+/// other tasks.
+const MAX_PASSES: usize = 32;
+
 impl InvocationStream {
     /// Messages the plugin has handed over so far (read or still buffered).
     pub fn messages_emitted(&self) -> u64 {
@@ -101,8 +116,8 @@ impl InvocationStream {
 
     fn stop(&mut self) {
         self.done = true;
-        if let Some(task) = self.task.take() {
-            task.abort();
+        if let Some(job) = self.job.take() {
+            job.cancel();
         }
     }
 
@@ -111,12 +126,36 @@ impl InvocationStream {
         let what = format!("tool `{}`", self.tool);
         Poll::Ready(Some(Err(timed_out(&self.plugin, &what, &self.limits))))
     }
+
+    fn deliver(&mut self, event: Event) -> Poll<Option<Result<ToolInvokeMessage, ToolError>>> {
+        Poll::Ready(match event {
+            // The message's tree budget is released here, as the reader takes it.
+            Event::Message(m, _charge) => Some(Ok(m)),
+            Event::Failed(e) => {
+                self.stop();
+                Some(Err(e))
+            }
+            Event::Finished => {
+                self.stop();
+                None
+            }
+        })
+    }
+
+    /// Polls the plugin's run when it was woken: `Done` means its last event is queued.
+    fn poll_job(&self) -> Polled {
+        match &self.job {
+            Some(job) if job.is_woken() => job.poll(),
+            Some(_) => Polled::Waiting,
+            None => Polled::Done,
+        }
+    }
 }
 
 impl Drop for InvocationStream {
     fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
+        if let Some(job) = self.job.take() {
+            job.cancel();
         }
     }
 }
@@ -125,46 +164,79 @@ impl Stream for InvocationStream {
     type Item = Result<ToolInvokeMessage, ToolError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
+        let this = &mut *self;
+        if this.done {
             return Poll::Ready(None);
         }
         // The caller's view of the time limit: past the deadline nothing more is handed out,
         // however much is buffered.
-        if Instant::now() >= self.deadline {
-            return self.time_is_up();
+        if Instant::now() >= this.deadline {
+            return this.time_is_up();
         }
-        let item = match self.events.poll_recv(cx) {
-            Poll::Pending => {
-                let deadline = self.deadline;
-                let timer = self
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                if timer.as_mut().poll(cx).is_ready() {
-                    return self.time_is_up();
-                }
-                return Poll::Pending;
+        if this.top_level {
+            this.jobs.register_reader(cx.waker());
+        }
+        let mut passes = 0;
+        loop {
+            if let Some(event) = this.events.try_recv() {
+                return this.deliver(event);
             }
-            // The message's budget is released here, as the reader takes it.
-            Poll::Ready(Some(Event::Message(m, _charge))) => Some(Ok(m)),
-            Poll::Ready(Some(Event::Failed(e))) => {
-                self.stop();
-                Some(Err(e))
+            // Whoever reads any stream of the tree runs its woken runs, oldest first, as an
+            // executor would: calls a plugin has started run side by side, each up to where it
+            // waits, before the one it reads first runs on.
+            let own = if this.top_level {
+                this.poll_job()
+            } else {
+                Polled::Waiting
+            };
+            let nested_ran = this.jobs.drive_woken();
+            if let Some(event) = this.events.try_recv() {
+                return this.deliver(event);
             }
-            Poll::Ready(Some(Event::Finished)) => {
-                self.stop();
-                None
-            }
-            // The task ended without saying how: only a host bug can do that. Say so rather
-            // than pass the stream off as complete.
-            Poll::Ready(None) => {
-                self.stop();
-                Some(Err(ToolError::ToolFailed(
+            if own == Polled::Done || this.job.as_ref().is_some_and(|j| j.is_done()) {
+                // The run ended without saying how: only a host bug can do that. Say so rather
+                // than pass the stream off as complete.
+                this.stop();
+                return Poll::Ready(Some(Err(ToolError::ToolFailed(
                     "the invocation ended abnormally inside the host; please report this".into(),
-                )))
+                ))));
             }
-        };
-        Poll::Ready(item)
+            passes += 1;
+            let own_woken = this.job.as_ref().is_some_and(|j| j.is_woken());
+            if !(nested_ran || own_woken) {
+                break;
+            }
+            if passes >= MAX_PASSES {
+                cx.waker().wake_by_ref();
+                break;
+            }
+        }
+        if let Some(event) = this.events.recv_or_register(cx.waker()) {
+            return this.deliver(event);
+        }
+        // Only the top-level stream keeps time: the tree's deadline is its own, and a nested
+        // stream is read by a plugin of the same tree.
+        if this.top_level {
+            if this.timer.is_none() && tokio::runtime::Handle::try_current().is_err() {
+                this.stop();
+                return Poll::Ready(Some(Err(outside_tokio())));
+            }
+            let deadline = this.deadline;
+            let timer = this
+                .timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            if timer.as_mut().poll(cx).is_ready() {
+                return this.time_is_up();
+            }
+        }
+        Poll::Pending
     }
+}
+
+fn outside_tokio() -> ToolError {
+    ToolError::BackendUnreachable(
+        "Runtime::invoke must be called, and its stream read, inside a tokio runtime".into(),
+    )
 }
 
 /// What an invocation needs from the runtime.
@@ -190,7 +262,8 @@ pub(crate) fn join_tree(
     }
 }
 
-/// Starts the plugin on the tokio runtime and returns its stream at once.
+/// Prepares the plugin's run and returns its stream at once; the run starts when the stream is
+/// first polled.
 pub(crate) fn start(
     parts: RuntimeParts<'_>,
     plugin: &Plugin,
@@ -204,7 +277,9 @@ pub(crate) fn start(
     let emitted = Arc::new(AtomicU64::new(0));
     let mut stream = InvocationStream {
         events,
-        task: None,
+        job: None,
+        jobs: tree.jobs().clone(),
+        top_level,
         emitted: emitted.clone(),
         done: false,
         deadline: tree.deadline(),
@@ -213,13 +288,11 @@ pub(crate) fn start(
         tool: call.tool.clone(),
         limits: limits.clone(),
     };
-    let Ok(executor) = tokio::runtime::Handle::try_current() else {
-        // Report the misuse through the stream rather than panic inside `tokio::spawn`.
-        tx.finish(Event::Failed(ToolError::BackendUnreachable(
-            "Runtime::invoke must be called inside a tokio runtime".into(),
-        )));
+    if tokio::runtime::Handle::try_current().is_err() {
+        // Report the misuse through the stream rather than panic in WASI or a timer.
+        tx.finish(Event::Failed(outside_tokio()));
         return stream;
-    };
+    }
     let env = InvocationEnv {
         plugin: plugin.name().to_owned(),
         session,
@@ -229,25 +302,29 @@ pub(crate) fn start(
     };
     let engine = parts.engine.clone();
     let slots = parts.slots.clone();
-    stream.task = Some(executor.spawn({
-        let plugin = plugin.clone();
-        async move {
-            let outcome = async {
-                // Declared first, dropped last: the slot is free only once the store is gone.
-                let _slot = slots.acquire(&tree, top_level, plugin.name()).await?;
-                let memory_bytes = plugin.memory_limit(env.limits.memory_bytes);
-                let state = InstanceState::new(env, memory_bytes, Some(tx.clone()), emitted);
-                let store = sandboxed_store(&engine, state);
-                run(store, &plugin, call, tree.deadline()).await
-            }
-            .await;
-            drop(tree);
-            tx.finish(match outcome {
-                Ok(()) => Event::Finished,
-                Err(e) => Event::Failed(e),
-            });
+    let jobs = tree.jobs().clone();
+    let plugin = plugin.clone();
+    let run_future = Box::pin(async move {
+        let outcome = async {
+            // Declared first, dropped last: the slot is free only once the store is gone.
+            let _slot = slots.acquire(&tree, top_level, plugin.name()).await?;
+            let memory_bytes = plugin.memory_limit(env.limits.memory_bytes);
+            let state = InstanceState::new(env, memory_bytes, Some(tx.clone()), emitted);
+            let store = sandboxed_store(&engine, state);
+            run(store, &plugin, call).await
         }
-    }));
+        .await;
+        drop(tree);
+        tx.finish(match outcome {
+            Ok(()) => Event::Finished,
+            Err(e) => Event::Failed(e),
+        });
+    });
+    let job = Job::new(run_future, jobs.clone());
+    if !top_level {
+        jobs.add(&job);
+    }
+    stream.job = Some(job);
     stream
 }
 
@@ -273,25 +350,25 @@ pub(crate) fn sandboxed_store(
     store
 }
 
+/// Instantiates the plugin and calls its tool. The time limit is the stream's: its reader stops
+/// polling (and drops) the run when the deadline passes.
 async fn run(
     mut store: Store<InstanceState>,
     plugin: &Plugin,
     call: ToolCall,
-    deadline: Instant,
 ) -> Result<(), ToolError> {
     let limits = store.data().env.limits.clone();
-    let name = plugin.name().to_owned();
+    let name = plugin.name();
     let parameters = Value::Object(call.parameters).to_string();
     limits.check_parameters(&format!("tool `{}`", call.tool), parameters.len())?;
     let credentials = Value::Object(call.credentials).to_string();
     let tool = call.tool;
 
-    let outcome = tokio::time::timeout_at(deadline, async {
-        match &plugin.compiled.pre {
-            Pre::V0_2(pre) => {
-                let instance = pre.instantiate_async(&mut store).await?;
+    let outcome = match &plugin.compiled.pre {
+        Pre::V0_2(pre) => match pre.instantiate_async(&mut store).await {
+            Ok(instance) => {
                 let request = GuestToolRequest {
-                    tool_name: tool.clone(),
+                    tool_name: tool,
                     parameters,
                     credentials,
                     credential_type: call.credential_type,
@@ -307,22 +384,23 @@ async fn run(
                     .call_invoke_tool(&mut store, &request)
                     .await
             }
-            Pre::V0_1(pre) => {
-                let instance = pre.instantiate_async(&mut store).await?;
+            Err(e) => Err(e),
+        },
+        Pre::V0_1(pre) => match pre.instantiate_async(&mut store).await {
+            Ok(instance) => {
                 instance
                     .dify_plugin_tool_provider()
                     .call_invoke_tool(&mut store, &tool, &parameters, &credentials)
                     .await
             }
-        }
-    })
-    .await;
+            Err(e) => Err(e),
+        },
+    };
 
     match outcome {
-        Err(_) => Err(timed_out(&name, &format!("tool `{tool}`"), &limits)),
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(e))) => Err(e.into()),
-        Ok(Err(trap)) => Err(trap_error(&store, &name, &trap)),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.into()),
+        Err(trap) => Err(trap_error(&store, name, &trap)),
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::error::ToolError;
 use crate::limits::Limits;
+use crate::runtime::job::TreeJobs;
 use crate::sandbox::GuestLog;
 
 /// The shared state of one top-level invocation and its nested calls.
@@ -21,6 +22,7 @@ pub(crate) struct InvocationTree {
     instances: Arc<Semaphore>,
     instance_quota: u32,
     log: GuestLog,
+    jobs: Arc<TreeJobs>,
 }
 
 impl InvocationTree {
@@ -34,7 +36,13 @@ impl InvocationTree {
             instances: Arc::new(Semaphore::new(quota as usize)),
             instance_quota: quota,
             log: GuestLog::new(limits.max_log_bytes),
+            jobs: Arc::default(),
         })
+    }
+
+    /// The runs of the tree's nested calls, driven by the reader of its top-level stream.
+    pub(crate) fn jobs(&self) -> &Arc<TreeJobs> {
+        &self.jobs
     }
 
     /// When the whole invocation, nested calls included, must be over.

@@ -8,6 +8,7 @@ pub(crate) mod instance_slots;
 pub(crate) mod instance_state;
 pub mod invocation;
 pub(crate) mod invocation_tree;
+pub(crate) mod job;
 pub(crate) mod legacy_interfaces;
 pub mod message_stream;
 pub(crate) mod output_queue;

@@ -3,14 +3,16 @@
 //! alone) before the plugin waits at `emit`, and every unread byte is also charged to the
 //! invocation tree, whose budget a plugin may not exceed at all.
 //!
+//! Both ends are normally used by one task (the reader polls the plugin inline), so the queue
+//! is a plain deque under a lock that is never contended, and each end registers a waker only
+//! when it is about to wait: a plugin emitting while its reader polls it wakes nobody.
+//!
 //! [`Limits::stream_buffer_bytes`]: crate::Limits::stream_buffer_bytes
 
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
-
-use crate::byte_budget::ByteBudget;
 use crate::contract::ToolInvokeMessage;
 use crate::error::ToolError;
 use crate::runtime::invocation_tree::{InvocationTree, TreeCharge};
@@ -25,23 +27,46 @@ pub(crate) enum Event {
     Finished,
 }
 
-/// The bytes an unread message holds; released when the reader takes the message.
+/// The bytes an unread message holds in the tree's budget; released when the reader drops
+/// the message's event. (The stream's own budget is given back when the event is taken.)
 pub(crate) struct Charge {
-    _stream: OwnedSemaphorePermit,
-    _tree: TreeCharge,
+    _tree: Option<TreeCharge>,
+    stream_bytes: usize,
+}
+
+struct State {
+    events: VecDeque<Event>,
+    /// Bytes of the unread messages, against `limit`.
+    unread: usize,
+    limit: usize,
+    /// The reader, when it waits for an event.
+    reader: Option<Waker>,
+    /// The plugin, when it waits for room.
+    writer: Option<Waker>,
+    reader_gone: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock was held left a consistent deque behind: go on with it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The plugin's end of the queue.
 #[derive(Clone)]
 pub(crate) struct OutputSender {
-    events: mpsc::UnboundedSender<Event>,
-    budget: ByteBudget,
+    shared: Arc<Shared>,
     tree: Arc<InvocationTree>,
 }
 
 /// The reader's end of the queue.
 pub(crate) struct OutputReceiver {
-    events: mpsc::UnboundedReceiver<Event>,
+    shared: Arc<Shared>,
 }
 
 /// A queue holding at most `stream_bytes` of unread messages, charged to `tree`.
@@ -49,15 +74,27 @@ pub(crate) fn output_queue(
     stream_bytes: usize,
     tree: Arc<InvocationTree>,
 ) -> (OutputSender, OutputReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            events: VecDeque::new(),
+            unread: 0,
+            limit: stream_bytes.max(1),
+            reader: None,
+            writer: None,
+            reader_gone: false,
+        }),
+    });
     (
         OutputSender {
-            events: tx,
-            budget: ByteBudget::new(stream_bytes),
+            shared: shared.clone(),
             tree,
         },
-        OutputReceiver { events: rx },
+        OutputReceiver { shared },
     )
+}
+
+fn gone() -> ToolError {
+    ToolError::Cancelled("the consumer of this tool's messages went away".into())
 }
 
 impl OutputSender {
@@ -70,33 +107,152 @@ impl OutputSender {
         cost: usize,
         plugin: &str,
     ) -> Result<(), ToolError> {
-        let gone = || ToolError::Cancelled("the consumer of this tool's messages went away".into());
-        let stream = self.budget.take(cost).await.map_err(|_| gone())?;
-        let tree = self.tree.charge(cost, plugin)?;
-        self.events
-            .send(Event::Message(
+        // Wait for room first: the tree is charged only for what is really queued.
+        std::future::poll_fn(|cx| {
+            let mut state = self.shared.lock();
+            if state.reader_gone {
+                return Poll::Ready(Err(gone()));
+            }
+            // A message larger than the whole budget waits for an empty queue, then goes alone.
+            if state.unread > 0 && state.unread.saturating_add(cost) > state.limit {
+                state.writer = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(()))
+        })
+        .await?;
+        let tree = if cost > 0 {
+            Some(self.tree.charge(cost, plugin)?)
+        } else {
+            None
+        };
+        let reader = {
+            let mut state = self.shared.lock();
+            if state.reader_gone {
+                return Err(gone());
+            }
+            state.unread = state.unread.saturating_add(cost);
+            state.events.push_back(Event::Message(
                 message,
                 Charge {
-                    _stream: stream,
                     _tree: tree,
+                    stream_bytes: cost,
                 },
-            ))
-            .map_err(|_| gone())
+            ));
+            state.reader.take()
+        };
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+        Ok(())
     }
 
     /// Ends the stream with `last`; nobody may be left to read it. This sender's share of the
     /// tree is released first, so whatever the tree reports when it ends (the log summary)
     /// comes before the reader learns the invocation is over.
     pub(crate) fn finish(self, last: Event) {
-        let OutputSender { events, tree, .. } = self;
+        let OutputSender { shared, tree } = self;
         drop(tree);
-        let _ = events.send(last);
+        let reader = {
+            let mut state = shared.lock();
+            state.events.push_back(last);
+            state.reader.take()
+        };
+        if let Some(reader) = reader {
+            reader.wake();
+        }
     }
 }
 
 impl OutputReceiver {
-    /// The next event, releasing the budget of the message it carries.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.events.poll_recv(cx)
+    /// The next event if one is queued, giving its bytes back to the stream's budget (the
+    /// tree's charge goes with the event).
+    pub(crate) fn try_recv(&self) -> Option<Event> {
+        let (event, writer) = {
+            let mut state = self.shared.lock();
+            let event = state.events.pop_front()?;
+            if let Event::Message(_, charge) = &event {
+                state.unread = state.unread.saturating_sub(charge.stream_bytes);
+            }
+            (event, state.writer.take())
+        };
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+        Some(event)
+    }
+
+    /// Waits for the next event: registers `waker` unless one is queued already (then it is
+    /// returned instead).
+    pub(crate) fn recv_or_register(&self, waker: &Waker) -> Option<Event> {
+        {
+            let mut state = self.shared.lock();
+            if state.events.is_empty() {
+                match &state.reader {
+                    Some(w) if w.will_wake(waker) => {}
+                    _ => state.reader = Some(waker.clone()),
+                }
+                return None;
+            }
+        }
+        self.try_recv()
+    }
+}
+
+impl Drop for OutputReceiver {
+    fn drop(&mut self) {
+        let writer = {
+            let mut state = self.shared.lock();
+            state.reader_gone = true;
+            // Unread messages give their bytes back to the tree now.
+            state.events.clear();
+            state.writer.take()
+        };
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::ToolInvokeMessage;
+    use crate::limits::Limits;
+    use futures::FutureExt;
+
+    fn text(t: &str) -> ToolInvokeMessage {
+        ToolInvokeMessage {
+            payload: crate::contract::MessagePayload::Text(t.into()),
+            meta: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_plugin_waits_for_room_and_a_large_message_goes_alone() {
+        let tree = InvocationTree::new(&Limits::default());
+        let (tx, rx) = output_queue(10, tree);
+        tx.send(text("a"), 6, "p").await.expect("fits");
+        assert!(
+            tx.send(text("b"), 5, "p").now_or_never().is_none(),
+            "waits: 6 + 5 > 10"
+        );
+        assert!(matches!(rx.try_recv(), Some(Event::Message(..))));
+        tx.send(text("big"), 100, "p")
+            .now_or_never()
+            .expect("an empty queue takes a message larger than the budget")
+            .expect("queued");
+        assert!(tx.send(text("c"), 1, "p").now_or_never().is_none());
+        assert!(matches!(rx.try_recv(), Some(Event::Message(..))));
+        assert!(rx.try_recv().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_gone_reader_cancels_the_plugin() {
+        let tree = InvocationTree::new(&Limits::default());
+        let (tx, rx) = output_queue(10, tree);
+        drop(rx);
+        let refused = tx.send(text("a"), 1, "p").await.expect_err("nobody reads");
+        assert!(matches!(refused, ToolError::Cancelled(_)), "{refused:?}");
     }
 }
