@@ -223,8 +223,9 @@ async fn measure() {
         );
     }
 
-    // Live instances: each `endless` blocks once its stream buffer is full.
-    let live = 1000;
+    // Live instances: each `endless` blocks once its stream buffer is full. Top-level
+    // invocations may hold half the pool (the other half is kept for the tools they call).
+    let live = limits.max_instances as usize / 2;
     let before = rss_bytes();
     let mut streams = Vec::new();
     for _ in 0..live {
