@@ -5,6 +5,7 @@
 //! run while their caller does something else.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError, Weak};
@@ -123,12 +124,18 @@ impl Job {
         };
         self.woken.store(false, Ordering::Release);
         let waker = Waker::from(self.clone());
-        match future.as_mut().poll(&mut Context::from_waker(&waker)) {
-            Poll::Ready(()) => {
+        // A bug in the host (or in wasmtime) that panics while the plugin runs ends this run
+        // only, as it would end a task of its own: its reader is told the run ended
+        // abnormally, and whoever polls goes on.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut Context::from_waker(&waker))
+        }));
+        match polled {
+            Ok(Poll::Pending) => Polled::Waiting,
+            Ok(Poll::Ready(())) | Err(_) => {
                 *slot = None;
                 Polled::Done
             }
-            Poll::Pending => Polled::Waiting,
         }
     }
 

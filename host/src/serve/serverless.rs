@@ -314,7 +314,9 @@ pub async fn serve_serverless_until(
 /// check it (the SDK says text/html).
 const STREAM_TYPE: &str = "application/x-ndjson";
 
-/// Runs the session in its own task, its lines feeding the answer's body one chunk each.
+/// Answers with the session's lines as they come, one chunk each. The session runs inside the
+/// body: hyper polling the body for its next chunk is what runs the plugin, on the
+/// connection's own task, with no hand-off between tasks.
 fn stream_session(
     served: Arc<ServedPlugin>,
     options: &ServerlessOptions,
@@ -323,11 +325,12 @@ fn stream_session(
     let (outbox, lines) = Outbox::new(SESSION_OUTBOX_BYTES);
     let backend = options.session_backend(&request.session_id);
     let max_line = options.max_output_line_bytes;
-    let task = tokio::spawn(run_session(served, request, outbox, backend, max_line));
     let body = SessionBody {
         lines,
         sent: None,
-        _task: AbortOnDrop(task),
+        session: Some(std::sync::Mutex::new(Box::pin(run_session(
+            served, request, outbox, backend, max_line,
+        )))),
     };
     let mut response = Response::new(body.boxed());
     let headers = response.headers_mut();
@@ -338,21 +341,17 @@ fn stream_session(
     response
 }
 
-/// A session's lines as an HTTP body. Dropped when the daemon hangs up, which stops the
-/// session and the plugin.
+type SessionFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A session's lines as an HTTP body, and the session producing them. Dropped when the daemon
+/// hangs up, which stops the session and the plugin.
 struct SessionBody {
     lines: mpsc::UnboundedReceiver<OutLine>,
     /// The line being written: its outbox budget is released once the next one is asked for.
     sent: Option<OutLine>,
-    _task: AbortOnDrop,
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    /// The session, until it has ended. (Behind a lock only because hyper wants a `Sync`
+    /// body; the lock is never taken, the body has it by `&mut`.)
+    session: Option<std::sync::Mutex<SessionFuture>>,
 }
 
 impl Body for SessionBody {
@@ -365,6 +364,17 @@ impl Body for SessionBody {
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         let this = self.get_mut();
         this.sent = None;
+        if let Some(session) = &mut this.session
+            && session
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .as_mut()
+                .poll(cx)
+                .is_ready()
+        {
+            // Its outbox is gone with it: the lines it wrote remain to be read, then the end.
+            this.session = None;
+        }
         match this.lines.poll_recv(cx) {
             Poll::Ready(Some(line)) => {
                 let bytes = line.bytes.clone();
