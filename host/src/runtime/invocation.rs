@@ -93,6 +93,8 @@ pub struct InvocationStream {
     /// This is the tree's top-level stream: its reader is woken for every run of the tree,
     /// and it keeps the tree's time.
     top_level: bool,
+    /// The stream has been polled before.
+    started: bool,
     emitted: Arc<AtomicU64>,
     done: bool,
     deadline: Instant,
@@ -173,13 +175,40 @@ impl Stream for InvocationStream {
         if Instant::now() >= this.deadline {
             return this.time_is_up();
         }
+        // A top-level stream takes part in tokio's cooperative budget, as a channel does: an
+        // invocation that never waits runs to its end within one poll, and a task reading one
+        // invocation after another must still let the executor's other tasks run.
+        let coop = if this.top_level {
+            match tokio::task::coop::poll_proceed(cx) {
+                Poll::Ready(coop) => Some(coop),
+                Poll::Pending => return Poll::Pending,
+            }
+        } else {
+            None
+        };
+        // The first poll only lets the executor run what was waiting before this invocation
+        // started, as a task of its own would: a caller starting one quick invocation after
+        // another cannot keep the thread while other callers wait their turn.
+        if !this.started {
+            this.started = true;
+            if this.top_level {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        let delivered = |this: &mut Self, event| {
+            if let Some(coop) = &coop {
+                coop.made_progress();
+            }
+            this.deliver(event)
+        };
         if this.top_level {
             this.jobs.register_reader(cx.waker());
         }
         let mut passes = 0;
         loop {
             if let Some(event) = this.events.try_recv() {
-                return this.deliver(event);
+                return delivered(this, event);
             }
             // Whoever reads any stream of the tree runs its woken runs, oldest first, as an
             // executor would: calls a plugin has started run side by side, each up to where it
@@ -191,7 +220,7 @@ impl Stream for InvocationStream {
             };
             let nested_ran = this.jobs.drive_woken();
             if let Some(event) = this.events.try_recv() {
-                return this.deliver(event);
+                return delivered(this, event);
             }
             if own == Polled::Done || this.job.as_ref().is_some_and(|j| j.is_done()) {
                 // The run ended without saying how: only a host bug can do that. Say so rather
@@ -215,7 +244,7 @@ impl Stream for InvocationStream {
             }
         }
         if let Some(event) = this.events.recv_or_register(cx.waker()) {
-            return this.deliver(event);
+            return delivered(this, event);
         }
         // Only the top-level stream keeps time: the tree's deadline is its own, and a nested
         // stream is read by a plugin of the same tree.
@@ -283,6 +312,7 @@ pub(crate) fn start(
         job: None,
         jobs: tree.jobs().clone(),
         top_level,
+        started: false,
         emitted: emitted.clone(),
         done: false,
         deadline: tree.deadline(),
