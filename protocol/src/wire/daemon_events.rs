@@ -2,6 +2,8 @@
 //! `/backwards-invocation/transaction`, and the `backwards_response` events the daemon streams
 //! back, each a JSON object ended by `\n\n`, with bare `\n\n` heartbeats between them.
 
+use std::borrow::Cow;
+
 use bytes::{Buf, Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -184,7 +186,7 @@ impl EventSplitter {
 }
 
 /// What one `backwards_response` event says about the invocation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BackwardsEvent {
     /// One message of the tool.
     Response(ToolInvokeMessage),
@@ -213,7 +215,7 @@ struct Inner {
 }
 
 /// One event, with the session and request it answers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResponseEvent {
     /// The session named in the event, when it names one.
     pub session_id: Option<String>,
@@ -223,8 +225,59 @@ pub struct ResponseEvent {
     pub event: BackwardsEvent,
 }
 
+#[derive(Deserialize)]
+struct FastOuter<'a> {
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(borrow)]
+    data: FastInner<'a>,
+}
+
+#[derive(Deserialize)]
+struct FastInner<'a> {
+    backwards_request_id: String,
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    // Read (and so checked) as the `Value` path reads it; a `response` does not use it.
+    #[serde(default, rename = "message")]
+    _message: Option<String>,
+    #[serde(default)]
+    data: Option<crate::wire::borrowed::Data>,
+}
+
+/// A `response` event whose message is of a hot type, read typed in one pass with the same
+/// field rules as [`parse_event_via_value`]; `None` (anything else) means "take that path".
+fn parse_event_fast(event: &[u8]) -> Option<ResponseEvent> {
+    if event.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let outer: FastOuter<'_> = serde_json::from_slice(event).ok()?;
+    if outer.event != "backwards_response" || outer.data.event != "response" {
+        return None;
+    }
+    Some(ResponseEvent {
+        session_id: outer.session_id,
+        backwards_request_id: outer.data.backwards_request_id,
+        event: BackwardsEvent::Response(outer.data.data?.0),
+    })
+}
+
 /// Reads one event.
+///
+/// A `response` carrying a message of a hot type is read typed and borrowed in one pass;
+/// anything else (and every error) goes through [`parse_event_via_value`], with its results.
 pub fn parse_event(event: &[u8]) -> Result<ResponseEvent, EventError> {
+    match parse_event_fast(event) {
+        Some(parsed) => Ok(parsed),
+        None => parse_event_via_value(event),
+    }
+}
+
+/// The reference reader, through a `serde_json::Value`: every event and every typed error.
+/// Public so that tests, fuzz targets and benches can compare it with [`parse_event`].
+pub fn parse_event_via_value(event: &[u8]) -> Result<ResponseEvent, EventError> {
     // Read straight from the bytes: a round trip through `Value` would rewrite numbers such
     // as the integer `-0`.
     // A struct also reads from a JSON array; only an object is an event.

@@ -30,7 +30,7 @@ pub struct InvokeToolBody<'a> {
 }
 
 /// What one response frame carries.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum FramePayload {
     /// One message of the tool.
     Message(ToolInvokeMessage),
@@ -61,7 +61,25 @@ struct Envelope {
 }
 
 /// Reads one frame's payload: a message, or Dify's in-band failure.
+///
+/// Three paths, each taken only when the one before declines: a frame in exactly Dify's shape
+/// for the streaming types is matched byte by byte; the hot types in any JSON layout are read
+/// typed and borrowed in one pass; anything else (and every error) goes through
+/// [`parse_frame_payload_via_value`], so all give that path's results.
 pub fn parse_frame_payload(payload: &[u8]) -> Result<FramePayload, PayloadError> {
+    if let Some(parsed) = crate::wire::shape::parse_frame_payload_shaped(payload) {
+        return Ok(parsed);
+    }
+    match crate::wire::borrowed::parse_frame_payload_fast(payload) {
+        Some(parsed) => Ok(parsed),
+        None => parse_frame_payload_via_value(payload),
+    }
+}
+
+/// The reference reader, through a `serde_json::Value`: reads every message type and gives
+/// every typed error. Public so that tests, fuzz targets and benches can compare it with
+/// [`parse_frame_payload`].
+pub fn parse_frame_payload_via_value(payload: &[u8]) -> Result<FramePayload, PayloadError> {
     // Read straight from the bytes: a round trip through `Value` would rewrite numbers such
     // as the integer `-0`.
     // A struct also reads from a JSON array; only an object is an envelope.
