@@ -12,7 +12,9 @@
 //! than absolute figures.
 //!
 //! Besides its tables it prints one `ratio NAME VALUE` line per target (project ÷ reference,
-//! lower is better).
+//! lower is better). Arguments pick sections: `… --bench floor -- stream nested` runs only
+//! the streaming and the 1 000 nested invocations (sections: echo, relay, stream, nested,
+//! served).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -441,6 +443,15 @@ impl Ratios {
     }
 }
 
+/// Whether the section named `name` was asked for (all when none was named).
+fn wanted(name: &str) -> bool {
+    let asked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    asked.is_empty() || asked.iter().any(|a| name.contains(a.as_str()))
+}
+
 fn main() {
     let limits = Limits::default();
     let engine = dify_wasm_host::engine::build_engine(&limits).expect("engine");
@@ -466,7 +477,9 @@ fn main() {
             (Work::Relay, "relay -> showcase echo", "relay"),
             (Work::Stream, "count, per message", "stream"),
         ] {
-            if matches!(work, Work::Relay | Work::Stream) && executor == Executor::MultiSpawned {
+            if (matches!(work, Work::Relay | Work::Stream) && executor == Executor::MultiSpawned)
+                || !wanted(short)
+            {
                 continue;
             }
             let (rounds, block) = match work {
@@ -506,6 +519,9 @@ fn main() {
 
     // 1 000 concurrent relay -> showcase invocations with the default limits.
     for executor in [Executor::CurrentThread, Executor::MultiBlockOn] {
+        if !wanted("nested") {
+            break;
+        }
         let rt = executor.runtime();
         let project = Arc::new(Project::new(Limits::default()));
         let (mut latencies, errors, wall) = executor.run(&rt, async move {
@@ -545,7 +561,9 @@ fn main() {
         println!("figure {name}-errors {errors}");
     }
 
-    served_stdio(echo_in_process, &mut ratios);
+    if wanted("served") {
+        served_stdio(echo_in_process, &mut ratios);
+    }
 
     println!();
     for (name, value) in &ratios.0 {

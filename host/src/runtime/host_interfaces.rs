@@ -247,7 +247,11 @@ impl InstanceState {
         let size = held
             .saturating_add(text.text_len)
             .saturating_add(text.scratch);
-        output.send(message, size, plugin).await?;
+        // Most messages find room at once; only the wait for the reader is a future of its
+        // own, so the call the plugin makes for every message stays small.
+        if let Some(message) = output.try_send(message, size, plugin)? {
+            Box::pin(output.send(message, size, plugin)).await?;
+        }
         self.emitted.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -188,10 +188,14 @@ impl Stream for InvocationStream {
         };
         // The first poll only lets the executor run what was waiting before this invocation
         // started, as a task of its own would: a caller starting one quick invocation after
-        // another cannot keep the thread while other callers wait their turn.
+        // another cannot keep the thread while other callers wait their turn. (Taking a share
+        // of the cooperative budget instead served 1 000 soak clients as evenly in total, but
+        // in bursts: p99 360 ms against 62 ms.)
+        // Alone on its executor a reader has nobody to yield to: it saves the round trip
+        // through the scheduler (on a multi-thread executor, often a move to another worker).
         if !this.started {
             this.started = true;
-            if this.top_level {
+            if this.top_level && others_may_wait() {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
@@ -202,14 +206,14 @@ impl Stream for InvocationStream {
             }
             this.deliver(event)
         };
+        if let Some(event) = this.events.try_recv() {
+            return delivered(this, event);
+        }
         if this.top_level {
             this.jobs.register_reader(cx.waker());
         }
         let mut passes = 0;
         loop {
-            if let Some(event) = this.events.try_recv() {
-                return delivered(this, event);
-            }
             // Whoever reads any stream of the tree runs its woken runs, oldest first, as an
             // executor would: calls a plugin has started run side by side, each up to where it
             // waits, before the one it reads first runs on.
@@ -263,6 +267,11 @@ impl Stream for InvocationStream {
         }
         Poll::Pending
     }
+}
+
+/// Whether the executor polling this stream runs tasks besides (perhaps) the reader itself.
+fn others_may_wait() -> bool {
+    tokio::runtime::Handle::try_current().is_ok_and(|h| h.metrics().num_alive_tasks() > 1)
 }
 
 fn outside_tokio() -> ToolError {

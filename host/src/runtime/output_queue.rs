@@ -147,6 +147,46 @@ impl OutputSender {
         Ok(())
     }
 
+    /// Queues `message` at once when the stream has room for it; gives it back when the plugin
+    /// must wait for its reader ([`OutputSender::send`] then waits). Fails when the tree's
+    /// budget is used up or the reader is gone.
+    pub(crate) fn try_send(
+        &self,
+        message: ToolInvokeMessage,
+        cost: usize,
+        plugin: &str,
+    ) -> Result<Option<ToolInvokeMessage>, ToolError> {
+        let reader = {
+            let mut state = self.shared.lock();
+            if state.reader_gone {
+                return Err(gone());
+            }
+            if state.unread > 0 && state.unread.saturating_add(cost) > state.limit {
+                return Ok(Some(message));
+            }
+            // The tree's charge is one atomic update: taken under the lock, it keeps the
+            // common case to one lock per message.
+            let tree = if cost > 0 {
+                Some(self.tree.charge(cost, plugin)?)
+            } else {
+                None
+            };
+            state.unread = state.unread.saturating_add(cost);
+            state.events.push_back(Event::Message(
+                message,
+                Charge {
+                    _tree: tree,
+                    stream_bytes: cost,
+                },
+            ));
+            state.reader.take()
+        };
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+        Ok(None)
+    }
+
     /// Ends the stream with `last`; nobody may be left to read it. This sender's share of the
     /// tree is released first, so whatever the tree reports when it ends (the log summary)
     /// comes before the reader learns the invocation is over.
