@@ -574,15 +574,6 @@ fn main() {
 // ---------------------------------------------------------------------------------------------
 // The served round trip.
 
-/// A forward request for showcase `echo`, as the daemon writes it, after its session id.
-const REQUEST_AFTER_ID: &str = concat!(
-    r#"","conversation_id":null,"message_id":null,"app_id":null,"endpoint_id":null,"#,
-    r#""context":null,"event":"request","data":{"action":"invoke_tool","#,
-    r#""credential_type":"api-key","credentials":{},"provider":"showcase","tool":"echo","#,
-    r#""tool_parameters":{"text":"hello"},"type":"tool","user_id":"end-user-1"}}"#,
-    "\n"
-);
-
 /// One echo at a time through `dify-wasm serve` over stdio, against the in-process echo and
 /// against a bare pipe round trip through `cat` (what two processes on this machine cost).
 fn served_stdio(echo_in_process: Duration, ratios: &mut Ratios) {
@@ -618,14 +609,20 @@ fn served_stdio(echo_in_process: Duration, ratios: &mut Ratios) {
     let mut cat_out = BufReader::new(cat.stdout.take().expect("stdout"));
 
     let (mut served, mut pipe) = (Vec::new(), Vec::new());
-    let request_len = REQUEST_AFTER_ID.len() + 24;
+    let request_len = artifacts::ECHO_REQUEST_AFTER_SESSION_ID.len() + 24;
     let echo_line = format!("{}\n", "x".repeat(request_len));
     for i in 0..4000 {
         // Served: the request, then lines until this session's `end`.
         let id = format!("floor-session-{i:08}");
         let t = Instant::now();
         stdin
-            .write_all(format!("{{\"session_id\":\"{id}{REQUEST_AFTER_ID}").as_bytes())
+            .write_all(
+                format!(
+                    "{{\"session_id\":\"{id}{}",
+                    artifacts::ECHO_REQUEST_AFTER_SESSION_ID
+                )
+                .as_bytes(),
+            )
             .expect("request written");
         stdin.flush().expect("flushed");
         loop {

@@ -61,14 +61,6 @@ const STARTS: usize = 10;
 /// The provider name of showcase's declaration, as forward requests name it.
 const PROVIDER: &str = "showcase";
 const DEBUG_KEY: &str = "bench-debug-key";
-/// A request line after its session id: the daemon's field order and sorted `data` keys.
-const REQUEST_AFTER_ID: &str = concat!(
-    r#"","conversation_id":null,"message_id":null,"app_id":null,"endpoint_id":null,"#,
-    r#""context":null,"event":"request","data":{"action":"invoke_tool","#,
-    r#""credential_type":"api-key","credentials":{},"provider":"showcase","tool":"echo","#,
-    r#""tool_parameters":{"text":"hello"},"type":"tool","user_id":"end-user-1"}}"#,
-    "\n"
-);
 /// `echo` answers with a text and a json message.
 const ECHO_STREAMS: u32 = 2;
 
@@ -518,7 +510,11 @@ impl HttpLink {
         let mut body = Vec::with_capacity(512);
         body.extend_from_slice(br#"{"session_id":""#);
         body.extend_from_slice(id.as_bytes());
-        body.extend_from_slice(REQUEST_AFTER_ID.trim_end().as_bytes());
+        body.extend_from_slice(
+            artifacts::ECHO_REQUEST_AFTER_SESSION_ID
+                .trim_end()
+                .as_bytes(),
+        );
         let mut request = format!(
             "POST /invoke?action=invoke_tool HTTP/1.1\r\nHost: plugin\r\nUser-Agent: Go-http-client/1.1\r\nTransfer-Encoding: chunked\r\nAccept: text/event-stream\r\nContent-Type: application/json\r\nDify-Plugin-Session-Id: {id}\r\nAccept-Encoding: gzip\r\n\r\n{:x}\r\n",
             body.len()
@@ -768,7 +764,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Link<R, W> {
         let id = format!("00000000-0000-4000-8000-{:012x}", self.next_session);
         self.out.extend_from_slice(br#"{"session_id":""#);
         self.out.extend_from_slice(id.as_bytes());
-        self.out.extend_from_slice(REQUEST_AFTER_ID.as_bytes());
+        self.out
+            .extend_from_slice(artifacts::ECHO_REQUEST_AFTER_SESSION_ID.as_bytes());
         id
     }
 

@@ -22,6 +22,17 @@ pub const SHOWCASE_ID: &str = "langgenius/showcase/showcase";
 /// Provider id the tests register `adversary` under.
 pub const ADVERSARY_ID: &str = "tests/adversary/adversary";
 
+/// A forward request for showcase `echo` as the plugin daemon writes it on a line, after its
+/// session id (`{"session_id":"` + id + this): the daemon's field order and sorted `data`
+/// keys. The serving benches send it.
+pub const ECHO_REQUEST_AFTER_SESSION_ID: &str = concat!(
+    r#"","conversation_id":null,"message_id":null,"app_id":null,"endpoint_id":null,"#,
+    r#""context":null,"event":"request","data":{"action":"invoke_tool","#,
+    r#""credential_type":"api-key","credentials":{},"provider":"showcase","tool":"echo","#,
+    r#""tool_parameters":{"text":"hello"},"type":"tool","user_id":"end-user-1"}}"#,
+    "\n"
+);
+
 /// The workspace root, for the examples' manifests and fixtures.
 pub fn workspace() -> &'static Path {
     Path::new(env!("DIFY_WORKSPACE_DIR"))

@@ -103,48 +103,29 @@ impl OutputSender {
     /// errors.
     pub(crate) async fn send(
         &self,
-        message: ToolInvokeMessage,
+        mut message: ToolInvokeMessage,
         cost: usize,
         plugin: &str,
     ) -> Result<(), ToolError> {
-        // Wait for room first: the tree is charged only for what is really queued.
-        std::future::poll_fn(|cx| {
-            let mut state = self.shared.lock();
-            if state.reader_gone {
-                return Poll::Ready(Err(gone()));
+        loop {
+            match self.try_send(message, cost, plugin)? {
+                None => return Ok(()),
+                Some(back) => message = back,
             }
-            // A message larger than the whole budget waits for an empty queue, then goes alone.
-            if state.unread > 0 && state.unread.saturating_add(cost) > state.limit {
-                state.writer = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-            Poll::Ready(Ok(()))
-        })
-        .await?;
-        let tree = if cost > 0 {
-            Some(self.tree.charge(cost, plugin)?)
-        } else {
-            None
-        };
-        let reader = {
-            let mut state = self.shared.lock();
-            if state.reader_gone {
-                return Err(gone());
-            }
-            state.unread = state.unread.saturating_add(cost);
-            state.events.push_back(Event::Message(
-                message,
-                Charge {
-                    _tree: tree,
-                    stream_bytes: cost,
-                },
-            ));
-            state.reader.take()
-        };
-        if let Some(reader) = reader {
-            reader.wake();
+            // Wait until the reader has made room (or gone), then try again.
+            std::future::poll_fn(|cx| {
+                let mut state = self.shared.lock();
+                if !state.reader_gone
+                    && state.unread > 0
+                    && state.unread.saturating_add(cost) > state.limit
+                {
+                    state.writer = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                Poll::Ready(())
+            })
+            .await;
         }
-        Ok(())
     }
 
     /// Queues `message` at once when the stream has room for it; gives it back when the plugin
