@@ -3,7 +3,6 @@
 //! tool. Each answers with one value, not a stream.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use serde_json::{Map, Value};
 use wasmtime::Store;
@@ -127,7 +126,7 @@ pub(crate) async fn call(
         limits: limits.clone(),
     };
     let memory_bytes = plugin.memory_limit(limits.memory_bytes);
-    let state = InstanceState::new(env, memory_bytes, None, Arc::new(AtomicU64::new(0)));
+    let state = InstanceState::new(env, memory_bytes, None);
     let mut store = sandboxed_store(parts.engine, state);
     let outcome = tokio::time::timeout_at(deadline, async {
         let instance = pre.instantiate_async(&mut store).await?;

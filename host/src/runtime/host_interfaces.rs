@@ -2,8 +2,6 @@
 //! tools, with every sandbox check before a backend is reached) and `output` (emitting the
 //! plugin's own messages).
 
-use std::sync::atomic::Ordering;
-
 use serde_json::{Map, Value};
 use wasmtime::component::Resource;
 
@@ -13,6 +11,7 @@ use crate::contract::{InvokeError, MessageBatch, MessagePayload, ToolInvokeMessa
 use crate::error::ToolError;
 use crate::runtime::instance_state::InstanceState;
 use crate::runtime::message_stream::HostMessageStream;
+use crate::runtime::output_queue::OutputSender;
 use crate::wire::dify_json::{measure, type_name};
 
 /// Dify rejects `blob_chunk` messages larger than this.
@@ -200,12 +199,31 @@ impl output::Host for InstanceState {
         &mut self,
         message: ToolInvokeMessage,
     ) -> wasmtime::Result<Result<(), InvokeError>> {
-        Ok(self.accept_output(message).await.map_err(Into::into))
+        // Checked and queued without a future of its own: the future the engine boxes for every
+        // `emit` stays small, and only a plugin that must wait for its reader pays for one.
+        let accepted = match self.accept_output(message) {
+            Ok(Accepted::Queued) => Ok(()),
+            Ok(Accepted::Wait(output, message, size)) => {
+                self.wait_for_room(output, message, size).await
+            }
+            Err(e) => Err(e),
+        };
+        Ok(accepted.map_err(Into::into))
     }
 }
 
+/// What became of an emitted message that passed every check.
+enum Accepted {
+    /// It is queued for the reader.
+    Queued,
+    /// The stream is full: the plugin waits for its reader before the message (which costs
+    /// the host the given bytes) is queued.
+    Wait(OutputSender, ToolInvokeMessage, usize),
+}
+
 impl InstanceState {
-    async fn accept_output(&mut self, message: ToolInvokeMessage) -> Result<(), ToolError> {
+    /// Checks an emitted message and queues it when the stream has room.
+    fn accept_output(&mut self, message: ToolInvokeMessage) -> Result<Accepted, ToolError> {
         let plugin = &self.env.plugin;
         let Some(output) = &self.output else {
             return Err(ToolError::InvalidParameters(format!(
@@ -247,13 +265,22 @@ impl InstanceState {
         let size = held
             .saturating_add(text.text_len)
             .saturating_add(text.scratch);
-        // Most messages find room at once; only the wait for the reader is a future of its
-        // own, so the call the plugin makes for every message stays small.
-        if let Some(message) = output.try_send(message, size, plugin)? {
-            Box::pin(output.send(message, size, plugin)).await?;
+        match output.try_send(message, size, plugin)? {
+            None => Ok(Accepted::Queued),
+            Some(message) => Ok(Accepted::Wait(output.clone(), message, size)),
         }
-        self.emitted.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+    }
+
+    /// Queues `message` once its reader has made room (boxed: the common case never waits).
+    fn wait_for_room(
+        &self,
+        output: OutputSender,
+        message: ToolInvokeMessage,
+        size: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ToolError>> + Send + 'static>>
+    {
+        let plugin = self.env.plugin.clone();
+        Box::pin(async move { output.send(message, size, &plugin).await })
     }
 }
 

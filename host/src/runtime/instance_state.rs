@@ -2,7 +2,6 @@
 //! goes, and the session it runs for.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -36,19 +35,13 @@ pub(crate) struct InstanceState {
     /// Where `emit` sends messages; `None` while a provider action other than `invoke-tool`
     /// runs, which produces no messages.
     pub(crate) output: Option<OutputSender>,
-    pub(crate) emitted: Arc<AtomicU64>,
     pub(crate) open_streams: u32,
 }
 
 impl InstanceState {
     /// `memory_bytes` is this instance's memory cap: the host's limit, or less when the
     /// plugin's manifest says so.
-    pub(crate) fn new(
-        env: InvocationEnv,
-        memory_bytes: u64,
-        output: Option<OutputSender>,
-        emitted: Arc<AtomicU64>,
-    ) -> Self {
+    pub(crate) fn new(env: InvocationEnv, memory_bytes: u64, output: Option<OutputSender>) -> Self {
         // One log budget for the whole invocation, nested calls included.
         let log = match &env.session.tree.0 {
             Some(tree) => tree.log().clone(),
@@ -62,7 +55,6 @@ impl InstanceState {
             limiter: MemoryLimiter::new(memory_bytes),
             env,
             output,
-            emitted,
             open_streams: 0,
         }
     }

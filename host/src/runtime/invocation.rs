@@ -3,18 +3,18 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures::Stream;
 use serde_json::{Map, Value};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::backend::ToolBackend;
 use crate::contract::{CredentialType, GuestToolRequest, InvokeContext, ToolInvokeMessage};
 use crate::error::ToolError;
 use crate::limits::Limits;
+use crate::runtime::deadline::Deadline;
 use crate::runtime::instance_slots::InstanceSlots;
 use crate::runtime::instance_state::{InstanceState, InvocationEnv};
 use crate::runtime::invocation_tree::InvocationTree;
@@ -95,9 +95,8 @@ pub struct InvocationStream {
     top_level: bool,
     /// The stream has been polled before.
     started: bool,
-    emitted: Arc<AtomicU64>,
     done: bool,
-    deadline: Instant,
+    deadline: Deadline,
     timer: Option<Pin<Box<Sleep>>>,
     /// What the time-out error names, formatted only if the deadline passes.
     plugin: String,
@@ -113,7 +112,7 @@ const MAX_PASSES: usize = 32;
 impl InvocationStream {
     /// Messages the plugin has handed over so far (read or still buffered).
     pub fn messages_emitted(&self) -> u64 {
-        self.emitted.load(Ordering::Relaxed)
+        self.events.messages_queued()
     }
 
     fn stop(&mut self) {
@@ -131,8 +130,7 @@ impl InvocationStream {
 
     fn deliver(&mut self, event: Event) -> Poll<Option<Result<ToolInvokeMessage, ToolError>>> {
         Poll::Ready(match event {
-            // The message's tree budget is released here, as the reader takes it.
-            Event::Message(m, _charge) => Some(Ok(m)),
+            Event::Message(m, _) => Some(Ok(m)),
             Event::Failed(e) => {
                 self.stop();
                 Some(Err(e))
@@ -172,7 +170,7 @@ impl Stream for InvocationStream {
         }
         // The caller's view of the time limit: past the deadline nothing more is handed out,
         // however much is buffered.
-        if Instant::now() >= this.deadline {
+        if this.deadline.passed() {
             return this.time_is_up();
         }
         // A top-level stream takes part in tokio's cooperative budget, as a channel does: an
@@ -242,7 +240,7 @@ impl Stream for InvocationStream {
             // A plugin that computes yields at every epoch tick; where that wakes it at once
             // (outside a tokio worker), the deadline is checked here rather than only when
             // the executor polls again.
-            if passes >= MAX_PASSES || (this.top_level && Instant::now() >= this.deadline) {
+            if passes >= MAX_PASSES || (this.top_level && this.deadline.passed()) {
                 cx.waker().wake_by_ref();
                 break;
             }
@@ -257,7 +255,7 @@ impl Stream for InvocationStream {
                 this.stop();
                 return Poll::Ready(Some(Err(outside_tokio())));
             }
-            let deadline = this.deadline;
+            let deadline = this.deadline.instant();
             let timer = this
                 .timer
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
@@ -314,17 +312,15 @@ pub(crate) fn start(
 ) -> InvocationStream {
     let limits = parts.limits;
     let (tree, top_level) = join_tree(&mut session, limits);
-    let (tx, events) = output_queue(limits.stream_buffer_bytes, tree.clone());
-    let emitted = Arc::new(AtomicU64::new(0));
+    let (tx, events) = output_queue(limits.stream_buffer_bytes, tree.buffer().clone());
     let mut stream = InvocationStream {
         events,
         job: None,
         jobs: tree.jobs().clone(),
         top_level,
         started: false,
-        emitted: emitted.clone(),
         done: false,
-        deadline: tree.deadline(),
+        deadline: tree.deadline_check(),
         timer: None,
         plugin: plugin.name().to_owned(),
         tool: call.tool.clone(),
@@ -351,7 +347,7 @@ pub(crate) fn start(
             // Declared first, dropped last: the slot is free only once the store is gone.
             let _slot = slots.acquire(&tree, top_level, plugin.name()).await?;
             let memory_bytes = plugin.memory_limit(env.limits.memory_bytes);
-            let state = InstanceState::new(env, memory_bytes, Some(tx.clone()), emitted);
+            let state = InstanceState::new(env, memory_bytes, Some(tx.clone()));
             let store = sandboxed_store(&engine, state);
             run(store, &plugin, call).await
         }

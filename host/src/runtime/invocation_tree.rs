@@ -11,14 +11,14 @@ use tokio::time::Instant;
 
 use crate::error::ToolError;
 use crate::limits::Limits;
+use crate::runtime::deadline::Deadline;
 use crate::runtime::job::TreeJobs;
 use crate::sandbox::GuestLog;
 
 /// The shared state of one top-level invocation and its nested calls.
 pub(crate) struct InvocationTree {
-    deadline: Instant,
-    buffered: AtomicUsize,
-    buffer_limit: usize,
+    deadline: Deadline,
+    buffer: Arc<BufferBudget>,
     instances: Arc<Semaphore>,
     instance_quota: u32,
     log: GuestLog,
@@ -30,9 +30,11 @@ impl InvocationTree {
     pub(crate) fn new(limits: &Limits) -> Arc<InvocationTree> {
         let quota = limits.max_instances_per_invocation.max(1);
         Arc::new(InvocationTree {
-            deadline: Instant::now() + limits.invocation_timeout,
-            buffered: AtomicUsize::new(0),
-            buffer_limit: limits.invocation_buffer_bytes,
+            deadline: Deadline::new(Instant::now() + limits.invocation_timeout),
+            buffer: Arc::new(BufferBudget {
+                used: AtomicUsize::new(0),
+                limit: limits.invocation_buffer_bytes,
+            }),
             instances: Arc::new(Semaphore::new(quota as usize)),
             instance_quota: quota,
             log: GuestLog::new(limits.max_log_bytes),
@@ -47,42 +49,19 @@ impl InvocationTree {
 
     /// When the whole invocation, nested calls included, must be over.
     pub(crate) fn deadline(&self) -> Instant {
+        self.deadline.instant()
+    }
+
+    /// The same deadline, for checks cheap enough to make at every message.
+    pub(crate) fn deadline_check(&self) -> Deadline {
         self.deadline
     }
 
-    /// Charges `bytes` of buffered messages to the tree until the returned charge is dropped;
-    /// fails when the tree's budget would be exceeded. A single message larger than the whole
-    /// budget is still admitted into an empty tree, so the budget never refuses what the
-    /// per-message limit allows.
-    pub(crate) fn charge(
-        self: &Arc<Self>,
-        bytes: usize,
-        plugin: &str,
-    ) -> Result<TreeCharge, ToolError> {
-        let mut current = self.buffered.load(Ordering::Relaxed);
-        loop {
-            let next = current.saturating_add(bytes);
-            if next > self.buffer_limit && current > 0 {
-                return Err(ToolError::LimitExceeded(format!(
-                    "plugin `{plugin}` emitted a message of {bytes} bytes while its invocation already buffers {current} bytes of unread messages (its own and those of the tools it called), more than the limit of {} bytes; read the streams of called tools before starting more, or raise Limits::invocation_buffer_bytes (CLI --invocation-buffer-bytes)",
-                    self.buffer_limit
-                )));
-            }
-            match self.buffered.compare_exchange_weak(
-                current,
-                next,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    return Ok(TreeCharge {
-                        tree: self.clone(),
-                        bytes,
-                    });
-                }
-                Err(actual) => current = actual,
-            }
-        }
+    /// The budget of the tree's buffered message bytes. The streams of the tree hold it, not
+    /// the tree: a stream read after its run ended does not keep the tree (and the report it
+    /// gives when it ends) alive.
+    pub(crate) fn buffer(&self) -> &Arc<BufferBudget> {
+        &self.buffer
     }
 
     /// The log budget every instance of the tree writes its stdout and stderr against; what
@@ -106,7 +85,7 @@ impl InvocationTree {
     /// Bytes of messages the tree buffers now.
     #[cfg(test)]
     fn buffered(&self) -> usize {
-        self.buffered.load(Ordering::Relaxed)
+        self.buffer.used.load(Ordering::Relaxed)
     }
 }
 
@@ -114,22 +93,49 @@ impl std::fmt::Debug for InvocationTree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InvocationTree")
             .field("deadline", &self.deadline)
-            .field("buffered", &self.buffered)
+            .field("buffered", &self.buffer.used)
             .field("instance_quota", &self.instance_quota)
             .finish_non_exhaustive()
     }
 }
 
-/// Bytes charged to a tree while a message waits to be read; released on drop.
+/// The bytes of unread messages a tree may buffer, across all its streams.
 #[derive(Debug)]
-pub(crate) struct TreeCharge {
-    tree: Arc<InvocationTree>,
-    bytes: usize,
+pub(crate) struct BufferBudget {
+    used: AtomicUsize,
+    limit: usize,
 }
 
-impl Drop for TreeCharge {
-    fn drop(&mut self) {
-        self.tree.buffered.fetch_sub(self.bytes, Ordering::AcqRel);
+impl BufferBudget {
+    /// Takes `bytes` of the budget for a buffered message until [`BufferBudget::release`];
+    /// fails when the budget would be exceeded. A single message larger than the whole budget
+    /// is still admitted into an empty tree, so the budget never refuses what the per-message
+    /// limit allows.
+    pub(crate) fn reserve(&self, bytes: usize, plugin: &str) -> Result<(), ToolError> {
+        let mut current = self.used.load(Ordering::Relaxed);
+        loop {
+            let next = current.saturating_add(bytes);
+            if next > self.limit && current > 0 {
+                return Err(ToolError::LimitExceeded(format!(
+                    "plugin `{plugin}` emitted a message of {bytes} bytes while its invocation already buffers {current} bytes of unread messages (its own and those of the tools it called), more than the limit of {} bytes; read the streams of called tools before starting more, or raise Limits::invocation_buffer_bytes (CLI --invocation-buffer-bytes)",
+                    self.limit
+                )));
+            }
+            match self.used.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Gives back what [`BufferBudget::reserve`] took, once the message is read or dropped.
+    pub(crate) fn release(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
     }
 }
 
@@ -148,26 +154,28 @@ mod tests {
     #[tokio::test]
     async fn charges_are_bounded_and_released() {
         let tree = InvocationTree::new(&limits(100, 4));
-        let a = tree.charge(60, "p").expect("fits");
-        let b = tree.charge(40, "p").expect("fits exactly");
-        let refused = tree.charge(1, "p").expect_err("over the budget");
+        let budget = tree.buffer();
+        budget.reserve(60, "p").expect("fits");
+        budget.reserve(40, "p").expect("fits exactly");
+        let refused = budget.reserve(1, "p").expect_err("over the budget");
         assert!(
             matches!(&refused, ToolError::LimitExceeded(t) if t.contains("invocation_buffer_bytes")),
             "{refused:?}"
         );
-        drop(a);
+        budget.release(60);
         assert_eq!(tree.buffered(), 40);
-        let _c = tree.charge(60, "p").expect("room again");
-        drop(b);
+        budget.reserve(60, "p").expect("room again");
+        budget.release(40);
         assert_eq!(tree.buffered(), 60);
     }
 
     #[tokio::test]
     async fn one_message_larger_than_the_budget_fits_an_empty_tree() {
         let tree = InvocationTree::new(&limits(100, 4));
-        let big = tree.charge(500, "p").expect("alone");
-        assert!(tree.charge(1, "p").is_err());
-        drop(big);
+        let budget = tree.buffer();
+        budget.reserve(500, "p").expect("alone");
+        assert!(budget.reserve(1, "p").is_err());
+        budget.release(500);
         assert_eq!(tree.buffered(), 0);
     }
 

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod compile_cache;
+pub(crate) mod deadline;
 pub(crate) mod host_interfaces;
 pub(crate) mod instance_slots;
 pub(crate) mod instance_state;

@@ -5,7 +5,11 @@
 //!
 //! Both ends are normally used by one task (the reader polls the plugin inline), so the queue
 //! is a plain deque under a lock that is never contended, and each end registers a waker only
-//! when it is about to wait: a plugin emitting while its reader polls it wakes nobody.
+//! when it is about to wait: a plugin emitting while its reader polls it wakes nobody. The
+//! reader takes everything queued at once and hands it out without the lock; the bytes it has
+//! not handed out yet still count against both budgets, so the bounds are unchanged. (What it
+//! handed out is given back to the stream's budget the next time it takes the lock, which is
+//! also when it wakes a plugin waiting for room.)
 //!
 //! [`Limits::stream_buffer_bytes`]: crate::Limits::stream_buffer_bytes
 
@@ -15,30 +19,35 @@ use std::task::{Poll, Waker};
 
 use crate::contract::ToolInvokeMessage;
 use crate::error::ToolError;
-use crate::runtime::invocation_tree::{InvocationTree, TreeCharge};
+use crate::runtime::invocation_tree::BufferBudget;
 
 /// What travels from a running plugin to whoever reads its stream.
 pub(crate) enum Event {
-    /// A message and the budget it holds until it is read.
-    Message(ToolInvokeMessage, Charge),
+    /// A message, and the bytes it holds in the stream's and the tree's budgets until the
+    /// reader takes it.
+    Message(ToolInvokeMessage, usize),
     /// The invocation failed; nothing follows.
     Failed(ToolError),
     /// The invocation finished; nothing follows.
     Finished,
 }
 
-/// The bytes an unread message holds in the tree's budget; released when the reader drops
-/// the message's event. (The stream's own budget is given back when the event is taken.)
-pub(crate) struct Charge {
-    _tree: Option<TreeCharge>,
-    stream_bytes: usize,
+impl Event {
+    fn bytes(&self) -> usize {
+        match self {
+            Event::Message(_, bytes) => *bytes,
+            _ => 0,
+        }
+    }
 }
 
 struct State {
     events: VecDeque<Event>,
-    /// Bytes of the unread messages, against `limit`.
+    /// Bytes of the messages queued and not yet given back by the reader, against `limit`.
     unread: usize,
     limit: usize,
+    /// Messages queued so far, read or not.
+    queued: u64,
     /// The reader, when it waits for an event.
     reader: Option<Waker>,
     /// The plugin, when it waits for room.
@@ -48,6 +57,8 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
+    /// The tree's budget, which every unread byte is charged to as well.
+    tree: Arc<BufferBudget>,
 }
 
 impl Shared {
@@ -57,39 +68,55 @@ impl Shared {
     }
 }
 
+impl State {
+    /// Whether a message costing `cost` must wait for the reader: the stream holds unread
+    /// bytes and would exceed its budget (a message larger than the budget goes alone).
+    fn full_for(&self, cost: usize) -> bool {
+        self.unread > 0 && self.unread.saturating_add(cost) > self.limit
+    }
+}
+
 /// The plugin's end of the queue.
 #[derive(Clone)]
 pub(crate) struct OutputSender {
     shared: Arc<Shared>,
-    tree: Arc<InvocationTree>,
 }
 
 /// The reader's end of the queue.
 pub(crate) struct OutputReceiver {
     shared: Arc<Shared>,
+    /// Events taken from the queue in one go, handed out one by one without the lock.
+    taken: VecDeque<Event>,
+    /// Bytes of the messages handed out since the reader last took the lock.
+    handed_out: usize,
 }
 
-/// A queue holding at most `stream_bytes` of unread messages, charged to `tree`.
+/// A queue holding at most `stream_bytes` of unread messages, charged to `tree` as well.
 pub(crate) fn output_queue(
     stream_bytes: usize,
-    tree: Arc<InvocationTree>,
+    tree: Arc<BufferBudget>,
 ) -> (OutputSender, OutputReceiver) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             events: VecDeque::new(),
             unread: 0,
             limit: stream_bytes.max(1),
+            queued: 0,
             reader: None,
             writer: None,
             reader_gone: false,
         }),
+        tree,
     });
     (
         OutputSender {
             shared: shared.clone(),
-            tree,
         },
-        OutputReceiver { shared },
+        OutputReceiver {
+            shared,
+            taken: VecDeque::new(),
+            handed_out: 0,
+        },
     )
 }
 
@@ -115,10 +142,7 @@ impl OutputSender {
             // Wait until the reader has made room (or gone), then try again.
             std::future::poll_fn(|cx| {
                 let mut state = self.shared.lock();
-                if !state.reader_gone
-                    && state.unread > 0
-                    && state.unread.saturating_add(cost) > state.limit
-                {
+                if !state.reader_gone && state.full_for(cost) {
                     state.writer = Some(cx.waker().clone());
                     return Poll::Pending;
                 }
@@ -137,29 +161,23 @@ impl OutputSender {
         cost: usize,
         plugin: &str,
     ) -> Result<Option<ToolInvokeMessage>, ToolError> {
+        let shared = &*self.shared;
         let reader = {
-            let mut state = self.shared.lock();
+            let mut state = shared.lock();
             if state.reader_gone {
                 return Err(gone());
             }
-            if state.unread > 0 && state.unread.saturating_add(cost) > state.limit {
+            if state.full_for(cost) {
                 return Ok(Some(message));
             }
-            // The tree's charge is one atomic update: taken under the lock, it keeps the
-            // common case to one lock per message.
-            let tree = if cost > 0 {
-                Some(self.tree.charge(cost, plugin)?)
-            } else {
-                None
-            };
+            // Taken under the lock, so that the reader's release (which follows the queueing)
+            // can never come first.
+            if cost > 0 {
+                shared.tree.reserve(cost, plugin)?;
+            }
             state.unread = state.unread.saturating_add(cost);
-            state.events.push_back(Event::Message(
-                message,
-                Charge {
-                    _tree: tree,
-                    stream_bytes: cost,
-                },
-            ));
+            state.queued += 1;
+            state.events.push_back(Event::Message(message, cost));
             state.reader.take()
         };
         if let Some(reader) = reader {
@@ -168,14 +186,10 @@ impl OutputSender {
         Ok(None)
     }
 
-    /// Ends the stream with `last`; nobody may be left to read it. This sender's share of the
-    /// tree is released first, so whatever the tree reports when it ends (the log summary)
-    /// comes before the reader learns the invocation is over.
+    /// Ends the stream with `last`; nobody may be left to read it.
     pub(crate) fn finish(self, last: Event) {
-        let OutputSender { shared, tree } = self;
-        drop(tree);
         let reader = {
-            let mut state = shared.lock();
+            let mut state = self.shared.lock();
             state.events.push_back(last);
             state.reader.take()
         };
@@ -186,49 +200,79 @@ impl OutputSender {
 }
 
 impl OutputReceiver {
-    /// The next event if one is queued, giving its bytes back to the stream's budget (the
-    /// tree's charge goes with the event).
-    pub(crate) fn try_recv(&self) -> Option<Event> {
-        let (event, writer) = {
-            let mut state = self.shared.lock();
-            let event = state.events.pop_front()?;
-            if let Event::Message(_, charge) = &event {
-                state.unread = state.unread.saturating_sub(charge.stream_bytes);
-            }
-            (event, state.writer.take())
-        };
-        if let Some(writer) = writer {
-            writer.wake();
+    /// Messages the plugin has queued so far, read or not.
+    pub(crate) fn messages_queued(&self) -> u64 {
+        self.shared.lock().queued
+    }
+
+    /// The next event if one is queued, giving its bytes back to both budgets.
+    pub(crate) fn try_recv(&mut self) -> Option<Event> {
+        if self.taken.is_empty() {
+            self.take_queued(None);
         }
-        Some(event)
+        self.hand_out()
     }
 
     /// Waits for the next event: registers `waker` unless one is queued already (then it is
     /// returned instead).
-    pub(crate) fn recv_or_register(&self, waker: &Waker) -> Option<Event> {
-        {
+    pub(crate) fn recv_or_register(&mut self, waker: &Waker) -> Option<Event> {
+        if self.taken.is_empty() {
+            self.take_queued(Some(waker));
+        }
+        self.hand_out()
+    }
+
+    /// Takes everything queued; registers `waker` (if any) when nothing is. The plugin, when it
+    /// waits for room, is woken: what was handed out since the reader last came made room.
+    fn take_queued(&mut self, waker: Option<&Waker>) {
+        let writer = {
             let mut state = self.shared.lock();
-            if state.events.is_empty() {
+            state.unread = state
+                .unread
+                .saturating_sub(std::mem::take(&mut self.handed_out));
+            if !state.events.is_empty() {
+                std::mem::swap(&mut state.events, &mut self.taken);
+            } else if let Some(waker) = waker {
                 match &state.reader {
                     Some(w) if w.will_wake(waker) => {}
                     _ => state.reader = Some(waker.clone()),
                 }
-                return None;
             }
+            state.writer.take()
+        };
+        if let Some(writer) = writer {
+            writer.wake();
         }
-        self.try_recv()
+    }
+
+    fn hand_out(&mut self) -> Option<Event> {
+        let event = self.taken.pop_front()?;
+        let bytes = event.bytes();
+        if bytes > 0 {
+            self.handed_out += bytes;
+            self.shared.tree.release(bytes);
+        }
+        Some(event)
     }
 }
 
 impl Drop for OutputReceiver {
     fn drop(&mut self) {
-        let writer = {
+        let (unread, writer) = {
             let mut state = self.shared.lock();
             state.reader_gone = true;
-            // Unread messages give their bytes back to the tree now.
-            state.events.clear();
-            state.writer.take()
+            let queued: Vec<Event> = state.events.drain(..).collect();
+            (queued, state.writer.take())
         };
+        // Unread messages give their bytes back to the tree now.
+        let bytes: usize = unread
+            .iter()
+            .chain(self.taken.iter())
+            .map(Event::bytes)
+            .sum();
+        self.shared.tree.release(bytes);
+        drop(unread);
+        self.taken.clear();
         if let Some(writer) = writer {
             writer.wake();
         }
@@ -240,6 +284,7 @@ mod tests {
     use super::*;
     use crate::contract::ToolInvokeMessage;
     use crate::limits::Limits;
+    use crate::runtime::invocation_tree::InvocationTree;
     use futures::FutureExt;
 
     fn text(t: &str) -> ToolInvokeMessage {
@@ -251,14 +296,16 @@ mod tests {
 
     #[tokio::test]
     async fn the_plugin_waits_for_room_and_a_large_message_goes_alone() {
-        let tree = InvocationTree::new(&Limits::default());
-        let (tx, rx) = output_queue(10, tree);
+        let tree = InvocationTree::new(&Limits::default()).buffer().clone();
+        let (tx, mut rx) = output_queue(10, tree);
         tx.send(text("a"), 6, "p").await.expect("fits");
         assert!(
             tx.send(text("b"), 5, "p").now_or_never().is_none(),
             "waits: 6 + 5 > 10"
         );
         assert!(matches!(rx.try_recv(), Some(Event::Message(..))));
+        // The room is given back when the reader comes for more.
+        assert!(rx.try_recv().is_none());
         tx.send(text("big"), 100, "p")
             .now_or_never()
             .expect("an empty queue takes a message larger than the budget")
@@ -270,7 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_gone_reader_cancels_the_plugin() {
-        let tree = InvocationTree::new(&Limits::default());
+        let tree = InvocationTree::new(&Limits::default()).buffer().clone();
         let (tx, rx) = output_queue(10, tree);
         drop(rx);
         let refused = tx.send(text("a"), 1, "p").await.expect_err("nobody reads");
