@@ -319,7 +319,12 @@ fn serving_lines_round_trip() {
         };
         match decode_daemon_line(answer).expect("decodes") {
             DaemonMessage::BackwardsResponse(r) => match r.event {
-                ServingEvent::Response(v) => assert_eq!(v.to_string(), original.to_string()),
+                ServingEvent::Response(m) => assert_eq!(
+                    to_dify_json(&m.expect("a valid message"))
+                        .expect("encodes")
+                        .to_string(),
+                    original.to_string()
+                ),
                 other => panic!("{other:?}"),
             },
             other => panic!("{other:?}"),

@@ -4,16 +4,30 @@
 //! meaningful whatever the crate does later). Both run in this one process, interleaved, in
 //! several rounds; the median of each is compared.
 //!
-//! Run with `cargo bench -p dify-wasm-test-artifacts --bench decode`. Besides its table it
-//! prints `ratio decode-text VALUE` and `ratio decode-blob VALUE` (new time ÷ reference time:
-//! lower is better). Figures are in BENCHMARKS.md, "Decoding Dify's answers".
+//! The serving protocol's daemon lines the same way: a forward `invoke_tool` request as the
+//! daemon writes it, and a backwards answer carrying a text message, read by today's
+//! `decode_daemon_line` (typed and borrowed, the answer's message by the same borrowed reader)
+//! against `decode_daemon_line_via_value` (the line into a `Value`, fields moved out of it,
+//! then the answer's message converted by `from_dify_json`, as the host did): the crate keeps
+//! that path as the reference of its differential tests and fuzz target.
+//!
+//! Run with `cargo bench -p dify-wasm-test-artifacts --bench decode`. Besides its tables it
+//! prints `ratio decode-text VALUE`, `ratio decode-blob VALUE`,
+//! `ratio decode-forward-request VALUE` and `ratio decode-backwards-response VALUE` (new time
+//! ÷ reference time: lower is better). Figures are in BENCHMARKS.md, "Decoding Dify's
+//! answers".
 
 use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use dify_plugin_protocol::serving::{
+    BackwardsEvent, DaemonLineError, DaemonMessage, ForwardAction, decode_daemon_line,
+    decode_daemon_line_via_value,
+};
 use dify_plugin_protocol::wire::frames::{DEFAULT_MAX_FRAME_PAYLOAD, FrameDecoder};
 use dify_plugin_protocol::wire::inner_api::parse_frame_payload;
+use dify_wasm_test_artifacts::ECHO_REQUEST_AFTER_SESSION_ID;
 use dify_wasm_test_artifacts::dify_wire::frames;
 use serde_json::{Value, json};
 
@@ -22,6 +36,8 @@ const BLOB_MESSAGES: usize = 8_000;
 /// Dify's blob_chunk carries up to 8 KiB of bytes; 4.5 KiB make 6 KiB of base64.
 const BLOB_BYTES: usize = 4_608;
 const ROUNDS: usize = 7;
+/// Daemon lines per round, of each kind.
+const LINES: usize = 100_000;
 
 /// Today's decoder before typed decoding: the envelope into a `Value`, then the message read
 /// from the `Value` (only the types this bench sends; the rest is as in `from_dify_json`).
@@ -186,6 +202,113 @@ fn check_agreement(body: &[u8]) {
     }
 }
 
+/// A daemon-line decoder under test.
+type DecodeLine = fn(&[u8]) -> Result<DaemonMessage, DaemonLineError>;
+
+/// Decodes every line; returns how many came out as `expected` says.
+fn decode_lines(
+    lines: &[Vec<u8>],
+    decode: DecodeLine,
+    expected: fn(&DaemonMessage) -> bool,
+) -> usize {
+    lines
+        .iter()
+        .filter(|line| decode(line).is_ok_and(|m| expected(&m)))
+        .count()
+}
+
+/// Runs the `Value` path and the typed one alternately over `lines`; prints the table and the
+/// ratio line.
+fn compare_lines(name: &str, lines: &[Vec<u8>], expected: fn(&DaemonMessage) -> bool) {
+    for line in lines.iter().take(1000) {
+        assert_eq!(
+            decode_daemon_line(line),
+            decode_daemon_line_via_value(line),
+            "the decoders disagree"
+        );
+    }
+    let (mut old_times, mut new_times) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let old: (DecodeLine, &mut Vec<f64>) = (decode_daemon_line_via_value, &mut old_times);
+        let new: (DecodeLine, &mut Vec<f64>) = (decode_daemon_line, &mut new_times);
+        // Alternate which goes first, so neither always gets the warmer caches.
+        let order = if round % 2 == 0 {
+            [old, new]
+        } else {
+            [new, old]
+        };
+        for (decode, times) in order {
+            let start = Instant::now();
+            let n = decode_lines(lines, decode, expected);
+            times.push(start.elapsed().as_secs_f64());
+            assert_eq!(n, lines.len(), "every line decodes");
+        }
+    }
+    let (old, new) = (median(old_times), median(new_times));
+    let bytes: usize = lines.iter().map(Vec::len).sum();
+    let mib = bytes as f64 / (1 << 20) as f64;
+    for (who, t) in [("reference (Value)", old), ("typed, borrowed", new)] {
+        println!(
+            "{:<25} {:<18} {:>8.1} ms {:>8.1} MiB/s {:>11.0} lines/s {:>7.0} ns/line",
+            name,
+            who,
+            t * 1e3,
+            mib / t,
+            lines.len() as f64 / t,
+            t * 1e9 / lines.len() as f64
+        );
+    }
+    println!("ratio {name} {:.2}", new / old);
+}
+
+/// A session id of the daemon's form, different for every line.
+fn session_id(i: usize) -> String {
+    format!("6834cc2c-0c5b-47da-9334-{i:012x}")
+}
+
+fn daemon_lines() {
+    let requests: Vec<Vec<u8>> = (0..LINES)
+        .map(|i| {
+            let line = format!(
+                r#"{{"session_id":"{}{ECHO_REQUEST_AFTER_SESSION_ID}"#,
+                session_id(i)
+            );
+            line.trim_end().as_bytes().to_vec()
+        })
+        .collect();
+    // As the daemon writes a builtin tool's answer (remote-debug transcript, line 4).
+    let answers: Vec<Vec<u8>> = (0..LINES)
+        .map(|i| {
+            format!(
+                concat!(
+                    r#"{{"session_id":"{}","conversation_id":null,"message_id":null,"app_id":null,"#,
+                    r#""endpoint_id":null,"context":{{"credentials":{{"tool_credentials":{{"time":"cred-uuid-1"}}}}}},"#,
+                    r#""event":"backwards_response","data":{{"backwards_request_id":"be73f65e881a449dad6a2640734e345f","#,
+                    r#""event":"response","message":"stream","data":{{"type":"text","#,
+                    r#""message":{{"text":"2026-01-01 00:00:{:02} UTC, message number {}"}},"meta":null}}}}}}"#
+                ),
+                session_id(i),
+                i % 60,
+                i
+            )
+            .into_bytes()
+        })
+        .collect();
+    println!(
+        "decoding the plugin daemon's lines from memory, {LINES} lines, median of {ROUNDS} interleaved rounds"
+    );
+    compare_lines(
+        "decode-forward-request",
+        &requests,
+        |m| matches!(m, DaemonMessage::Request(r) if matches!(r.action, ForwardAction::InvokeTool(_))),
+    );
+    compare_lines(
+        "decode-backwards-response",
+        &answers,
+        |m| matches!(m, DaemonMessage::BackwardsResponse(r) if matches!(r.event, BackwardsEvent::Response(Ok(_)))),
+    );
+}
+
 fn main() {
     let texts: Vec<Value> = (0..TEXT_MESSAGES)
         .map(|i| json!({"type": "text", "message": {"text": format!("message number {i}")}, "meta": null}))
@@ -208,4 +331,5 @@ fn main() {
     );
     compare("decode-text", &text_body, TEXT_MESSAGES);
     compare("decode-blob", &blob_body, BLOB_MESSAGES);
+    daemon_lines();
 }

@@ -22,7 +22,6 @@ use crate::serve::error_type;
 use crate::serve::outbox::{OUTBOX_BYTES, OutLine, Outbox};
 use crate::serve::served::ServedPlugin;
 use crate::serve::session::run_session;
-use crate::wire::dify_json::from_dify_json;
 
 /// Bytes read from the link at once.
 const READ_CHUNK: usize = 64 << 10;
@@ -231,10 +230,8 @@ fn handle(item: Line, ctx: &Ctx<'_>, running: Running<'_>) -> Option<String> {
         }
         Ok(DaemonMessage::BackwardsResponse(response)) => {
             let answer = match response.event {
-                BackwardsEvent::Response(data) => match from_dify_json(&data) {
-                    Ok(message) => Answer::Response(message),
-                    Err(e) => Answer::Malformed(e.to_string()),
-                },
+                BackwardsEvent::Response(Ok(message)) => Answer::Response(message),
+                BackwardsEvent::Response(Err(e)) => Answer::Malformed(e.to_string()),
                 BackwardsEvent::Error(text) => Answer::Error(text),
                 BackwardsEvent::End => Answer::End,
             };

@@ -127,7 +127,7 @@ fuzz_target!(|data: &[u8]| {
             };
             match decode_daemon_line(&line).expect("decodes") {
                 DaemonMessage::BackwardsResponse(r) => match r.event {
-                    ServingEvent::Response(v) => out.push(v.to_string()),
+                    ServingEvent::Response(m) => out.push(text_of(&m.expect("a valid message"))),
                     other => panic!("{other:?}"),
                 },
                 other => panic!("{other:?}"),

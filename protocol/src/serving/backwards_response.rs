@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 use super::error::{DaemonLineError, DaemonLineErrorKind};
 use super::json_fields::{optional_object, optional_string, string};
+use crate::message::ToolInvokeMessage;
+use crate::wire::dify_json::{WireError, from_dify_json};
 
 /// One answer line to a backwards call.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,8 +24,9 @@ pub struct BackwardsResponse {
 /// What one answer line says about the backwards call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackwardsEvent {
-    /// One result; for a tool call, a ToolInvokeMessage JSON (`{type, message, meta}`).
-    Response(Value),
+    /// One result of the tool call: the ToolInvokeMessage (Dify's `{type, message, meta}`),
+    /// or why it is not a valid one, so that a malformed message fails only its call.
+    Response(Result<ToolInvokeMessage, WireError>),
     /// The call failed; the daemon's or Dify's text, which may be empty.
     Error(String),
     /// The call is over.
@@ -58,7 +61,7 @@ fn read(
     let event = match string(&mut data, "event", "data.event")?.as_str() {
         "response" => match data.remove("data") {
             None | Some(Value::Null) => return Err(DaemonLineErrorKind::MissingField("data.data")),
-            Some(result) => BackwardsEvent::Response(result),
+            Some(result) => BackwardsEvent::Response(from_dify_json(&result)),
         },
         "error" => BackwardsEvent::Error(
             optional_string(&mut data, "message", "data.message")?.unwrap_or_default(),
@@ -94,8 +97,9 @@ mod tests {
         assert_eq!(r.backwards_request_id, "be73f65e881a449dad6a2640734e345f");
         assert_eq!(
             r.event,
-            BackwardsEvent::Response(json!({
-                "type": "text", "message": {"text": "2026-01-01 00:00:00 UTC"}, "meta": null
+            BackwardsEvent::Response(Ok(ToolInvokeMessage {
+                payload: crate::message::MessagePayload::Text("2026-01-01 00:00:00 UTC".into()),
+                meta: None,
             }))
         );
         assert_eq!(response(RESPONSE_END).event, BackwardsEvent::End);
@@ -143,5 +147,27 @@ mod tests {
             .to_string(),
         );
         assert_eq!(r.event, BackwardsEvent::Error(String::new()));
+    }
+
+    #[test]
+    fn a_malformed_message_fails_only_its_call_with_the_converters_text() {
+        for message in [
+            json!({"type": "nope", "message": {}}),
+            json!({"type": "text", "message": {"text": 3}}),
+            json!({"type": "blob", "message": {"blob": "***"}}),
+            json!([1]),
+        ] {
+            let r = response(
+                &json!({"session_id": "s", "event": "backwards_response",
+                        "data": {"backwards_request_id": "r", "event": "response", "data": message}})
+                .to_string(),
+            );
+            let expected = from_dify_json(&message).expect_err("malformed");
+            assert_eq!(
+                r.event,
+                BackwardsEvent::Response(Err(expected)),
+                "{message}"
+            );
+        }
     }
 }

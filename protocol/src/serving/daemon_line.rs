@@ -12,6 +12,7 @@ use super::error::{DaemonLineError, DaemonLineErrorKind};
 use super::forward_request::{ForwardRequest, decode_forward_request};
 use super::json_fields;
 use super::registration_reply::RegistrationRejected;
+use super::typed_line::decode_daemon_line_typed;
 
 /// What one line from the daemon says.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +38,20 @@ pub enum DaemonMessage {
 /// ([`DaemonMessage::Rejection`]). A line that is broken or lacks what its event needs is an
 /// error that names the line's session whenever the session id could be read, so the host
 /// fails only that session.
+///
+/// A line in the daemon's shape is read typed and borrowed in one pass (a backwards answer's
+/// ToolInvokeMessage too, for the hot message types); anything else, and every error, goes
+/// through [`decode_daemon_line_via_value`], with its results.
 pub fn decode_daemon_line(line: &[u8]) -> Result<DaemonMessage, DaemonLineError> {
+    match decode_daemon_line_typed(line) {
+        Some(message) => Ok(message),
+        None => decode_daemon_line_via_value(line),
+    }
+}
+
+/// The reference reader, through a `serde_json::Value`: every line and every typed error.
+/// Public so that tests, fuzz targets and benches can compare it with [`decode_daemon_line`].
+pub fn decode_daemon_line_via_value(line: &[u8]) -> Result<DaemonMessage, DaemonLineError> {
     if let Some(rejection) = RegistrationRejected::from_line(line) {
         return Ok(DaemonMessage::Rejection(rejection));
     }

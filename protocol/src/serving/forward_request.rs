@@ -345,7 +345,7 @@ fn credential_type(
 }
 
 /// `context.credentials.tool_credentials`, each entry a provider and a credential id.
-fn tool_credentials(
+pub(crate) fn tool_credentials(
     context: &Map<String, Value>,
 ) -> Result<BTreeMap<String, String>, DaemonLineErrorKind> {
     let credentials = match context.get("credentials") {

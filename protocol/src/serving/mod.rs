@@ -30,10 +30,13 @@ mod registration_reply;
 mod session_message;
 #[cfg(test)]
 mod transcript;
+mod typed_line;
 
 pub use backwards_response::{BackwardsEvent, BackwardsResponse};
 pub use blob_chunks::{BLOB_CHUNK_BYTES, BlobChunks};
-pub use daemon_line::{DaemonMessage, decode_daemon_line, session_id_from_prefix};
+pub use daemon_line::{
+    DaemonMessage, decode_daemon_line, decode_daemon_line_via_value, session_id_from_prefix,
+};
 pub use error::{DaemonLineError, DaemonLineErrorKind};
 pub use forward_request::{
     CredentialType, FetchParameterOptions, ForwardAction, ForwardRequest, GetAuthorizationUrl,

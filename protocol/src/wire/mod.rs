@@ -2,7 +2,7 @@
 //! the inner API's request and frames, the plugin daemon's backwards-invocation events, the
 //! fixtures file of recorded messages, and the plugin manifest as the sandbox reads it.
 
-mod borrowed;
+pub(crate) mod borrowed;
 pub mod daemon_events;
 pub mod dify_json;
 pub mod fixtures;
