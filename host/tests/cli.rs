@@ -728,3 +728,38 @@ fn a_component_built_against_the_0_1_0_contract_still_runs_and_calls_tools() {
         ]
     );
 }
+
+#[test]
+fn the_compile_cache_keeps_to_its_size_and_the_last_plugin_stays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let echo = |plugin: &str, tool: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            plugin,
+            "--tool",
+            tool,
+            "--params",
+            r#"{"text": "c"}"#,
+        ];
+        args.extend_from_slice(extra);
+        let out = dify_wasm()
+            .env("DIFY_WASM_CACHE_DIR", &cache)
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    let entries = || std::fs::read_dir(&cache).map_or(0, |d| d.count());
+    echo(artifacts::SHOWCASE, "echo", &[]);
+    echo(artifacts::ADVERSARY, "read_env", &[]);
+    assert_eq!(entries(), 2, "within the default bound both stay");
+    // With no room at all, storing a third keeps only it.
+    echo(artifacts::LEGACY, "echo", &["--compile-cache-max-mib", "0"]);
+    assert_eq!(entries(), 1, "the least recently used went");
+    let help = run(&["run", "--help"]);
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("--compile-cache-max-mib"),
+        "documented"
+    );
+}

@@ -52,6 +52,9 @@ pub enum Command {
     /// daemon launches .difypkg packages here and invokes them at function URLs served by the
     /// same process. Prints "listening on http://HOST:PORT" on standard error.
     Connector(Box<super::connector::ConnectorArgs>),
+    /// Creates a plugin directory (manifest, provider and tool yaml, icon, source) that builds
+    /// with `cargo build --release` and runs with `dify-wasm run` and `serve` as it is.
+    New(super::new::NewArgs),
 }
 
 const SERVE_HELP: &str = "\
@@ -162,6 +165,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_compile_cache: bool,
 
+    /// Keeps the compile cache within MIB mebibytes, removing the least recently used compiled
+    /// plugins after storing a new one.
+    #[arg(long, value_name = "MIB", default_value_t = dify_wasm_host::runtime::compile_cache::DEFAULT_MAX_BYTES >> 20)]
+    pub compile_cache_max_mib: u64,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -247,6 +255,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_compile_cache: bool,
 
+    /// Keeps the compile cache within MIB mebibytes, removing the least recently used compiled
+    /// plugins after storing a new one.
+    #[arg(long, value_name = "MIB", default_value_t = dify_wasm_host::runtime::compile_cache::DEFAULT_MAX_BYTES >> 20)]
+    pub compile_cache_max_mib: u64,
+
     #[command(flatten)]
     pub remote: RemoteArgs,
 
@@ -259,12 +272,22 @@ impl RunArgs {
     pub fn compile_cache_dir(&self) -> Option<PathBuf> {
         compile_cache_dir(self.no_compile_cache, self.compile_cache.as_ref())
     }
+
+    /// The size the compile cache keeps to, in bytes.
+    pub fn compile_cache_max_bytes(&self) -> u64 {
+        self.compile_cache_max_mib.saturating_mul(1 << 20)
+    }
 }
 
 impl ServeArgs {
     /// The compile cache directory to use, if any.
     pub fn compile_cache_dir(&self) -> Option<PathBuf> {
         compile_cache_dir(self.no_compile_cache, self.compile_cache.as_ref())
+    }
+
+    /// The size the compile cache keeps to, in bytes.
+    pub fn compile_cache_max_bytes(&self) -> u64 {
+        self.compile_cache_max_mib.saturating_mul(1 << 20)
     }
 }
 

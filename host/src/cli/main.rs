@@ -2,6 +2,7 @@
 
 mod args;
 mod connector;
+mod new;
 mod package;
 mod serve;
 
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
             builder
         }
         Command::Run(_) | Command::Connector(_) => tokio::runtime::Builder::new_multi_thread(),
-        Command::Package(_) | Command::Verify(_) | Command::Keygen(_) => {
+        Command::Package(_) | Command::Verify(_) | Command::Keygen(_) | Command::New(_) => {
             tokio::runtime::Builder::new_current_thread()
         }
     };
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
             Command::Package(args) => package::package(*args),
             Command::Verify(args) => package::verify(args),
             Command::Keygen(args) => package::keygen(args),
+            Command::New(args) => new::new(args),
         }
     });
     // A read of stdin in progress (serving over stdio) cannot be cancelled; waiting for it
@@ -167,7 +169,9 @@ async fn run(args: RunArgs) -> Result<(), Failure> {
 
     let mut builder = Runtime::builder().limits(limits);
     if let Some(dir) = args.compile_cache_dir() {
-        builder = builder.compile_cache(dir);
+        builder = builder
+            .compile_cache(dir)
+            .compile_cache_max_bytes(args.compile_cache_max_bytes());
     }
     let runtime = builder.build().map_err(input)?;
     let mut plugin = load(&runtime, &args.plugin, args.manifest.as_deref())?;

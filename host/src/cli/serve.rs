@@ -265,7 +265,9 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
     )?;
     let mut builder = Runtime::builder().limits(limits);
     if let Some(dir) = args.compile_cache_dir() {
-        builder = builder.compile_cache(dir);
+        builder = builder
+            .compile_cache(dir)
+            .compile_cache_max_bytes(args.compile_cache_max_bytes());
     }
     let runtime = builder.build().map_err(input)?;
     let manifest = Manifest::load(&args.plugin_dir.join("manifest.yaml")).map_err(input)?;

@@ -136,7 +136,10 @@ pub(crate) async fn call(
     let answer = match outcome {
         Err(_) => Err(timed_out(&name, &what, limits).into()),
         Ok(Ok(answer)) => answer,
-        Ok(Err(trap)) => Err(trap_error(&store, &name, &trap).into()),
+        Ok(Err(trap)) => {
+            let what = format!("provider action {what}");
+            Err(trap_error(&store, &name, &what, &trap).into())
+        }
     };
     // The slot is free only once the store is gone.
     drop(store);

@@ -86,6 +86,14 @@ impl InstanceState {
     fn stream(&mut self, handle: &Handle) -> wasmtime::Result<&mut HostMessageStream> {
         Ok(self.table.get_mut(handle)?)
     }
+
+    /// Gives an open-stream slot back, when `released` says a stream has just ended or gone;
+    /// see [`HostMessageStream`].
+    fn slot_released(&mut self, released: bool) {
+        if released {
+            self.open_streams = self.open_streams.saturating_sub(1);
+        }
+    }
 }
 
 /// The credential id a call uses: the host's choice for that provider when it made one (the
@@ -172,7 +180,11 @@ impl tool::HostMessageStream for InstanceState {
         &mut self,
         handle: Handle,
     ) -> wasmtime::Result<Result<Option<ToolInvokeMessage>, InvokeError>> {
-        Ok(self.stream(&handle)?.next().await.map_err(Into::into))
+        let stream = self.stream(&handle)?;
+        let next = stream.next().await;
+        let released = stream.release_slot_if_ended();
+        self.slot_released(released);
+        Ok(next.map_err(Into::into))
     }
 
     async fn next_batch(
@@ -180,16 +192,16 @@ impl tool::HostMessageStream for InstanceState {
         handle: Handle,
         max: u32,
     ) -> wasmtime::Result<Result<MessageBatch, InvokeError>> {
-        Ok(self
-            .stream(&handle)?
-            .next_batch(max)
-            .await
-            .map_err(Into::into))
+        let stream = self.stream(&handle)?;
+        let batch = stream.next_batch(max).await;
+        let released = stream.release_slot_if_ended();
+        self.slot_released(released);
+        Ok(batch.map_err(Into::into))
     }
 
     async fn drop(&mut self, handle: Handle) -> wasmtime::Result<()> {
-        self.table.delete(handle)?;
-        self.open_streams = self.open_streams.saturating_sub(1);
+        let mut stream = self.table.delete(handle)?;
+        self.slot_released(stream.release_slot());
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use crate::backend::ToolBackend;
 use crate::limits::Limits;
 use crate::runtime::output_queue::OutputSender;
 use crate::runtime::plugin::ToolAccess;
-use crate::sandbox::{GuestLog, MemoryLimiter, wasi_context};
+use crate::sandbox::{GuestLog, MemoryLimiter, StderrTail, wasi_context};
 use crate::session::SessionContext;
 
 /// Host-side resources (WASI streams, pollables, message streams) one instance may hold. The
@@ -36,6 +36,8 @@ pub(crate) struct InstanceState {
     /// runs, which produces no messages.
     pub(crate) output: Option<OutputSender>,
     pub(crate) open_streams: u32,
+    /// The end of what the guest wrote to stderr, for the report of a crash.
+    pub(crate) stderr_tail: StderrTail,
 }
 
 impl InstanceState {
@@ -49,13 +51,15 @@ impl InstanceState {
         };
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_TABLE_ENTRIES);
+        let stderr_tail = StderrTail::default();
         InstanceState {
-            wasi: wasi_context(&env.plugin, &log),
+            wasi: wasi_context(&env.plugin, &log, &stderr_tail),
             table,
             limiter: MemoryLimiter::new(memory_bytes),
             env,
             output,
             open_streams: 0,
+            stderr_tail,
         }
     }
 }

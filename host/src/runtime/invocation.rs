@@ -402,43 +402,49 @@ async fn run(
     let credentials = Value::Object(call.credentials).to_string();
     let tool = call.tool;
 
-    let outcome = match &plugin.compiled.pre {
-        Pre::V0_2(pre) => match pre.instantiate_async(&mut store).await {
-            Ok(instance) => {
-                let request = GuestToolRequest {
-                    tool_name: tool,
-                    parameters,
-                    credentials,
-                    credential_type: call.credential_type,
-                    context: InvokeContext {
-                        user_id: call.context.user_id,
-                        app_id: call.context.app_id,
-                        conversation_id: call.context.conversation_id,
-                        message_id: call.context.message_id,
-                    },
-                };
-                instance
-                    .dify_plugin_tool_provider()
-                    .call_invoke_tool(&mut store, &request)
-                    .await
-            }
-            Err(e) => Err(e),
-        },
-        Pre::V0_1(pre) => match pre.instantiate_async(&mut store).await {
-            Ok(instance) => {
-                instance
-                    .dify_plugin_tool_provider()
-                    .call_invoke_tool(&mut store, &tool, &parameters, &credentials)
-                    .await
-            }
-            Err(e) => Err(e),
-        },
+    let (outcome, tool) = match &plugin.compiled.pre {
+        Pre::V0_2(pre) => {
+            let request = GuestToolRequest {
+                tool_name: tool,
+                parameters,
+                credentials,
+                credential_type: call.credential_type,
+                context: InvokeContext {
+                    user_id: call.context.user_id,
+                    app_id: call.context.app_id,
+                    conversation_id: call.context.conversation_id,
+                    message_id: call.context.message_id,
+                },
+            };
+            let outcome = match pre.instantiate_async(&mut store).await {
+                Ok(instance) => {
+                    instance
+                        .dify_plugin_tool_provider()
+                        .call_invoke_tool(&mut store, &request)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            (outcome, request.tool_name)
+        }
+        Pre::V0_1(pre) => {
+            let outcome = match pre.instantiate_async(&mut store).await {
+                Ok(instance) => {
+                    instance
+                        .dify_plugin_tool_provider()
+                        .call_invoke_tool(&mut store, &tool, &parameters, &credentials)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            (outcome, tool)
+        }
     };
 
     match outcome {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.into()),
-        Err(trap) => Err(trap_error(&store, name, &trap)),
+        Err(trap) => Err(trap_error(&store, name, &format!("tool `{tool}`"), &trap)),
     }
 }
 
@@ -450,10 +456,13 @@ pub(crate) fn timed_out(plugin: &str, what: &str, limits: &Limits) -> ToolError 
     ))
 }
 
-/// Turns a trap into the error a user can act on.
+/// Turns a trap into the error a user can act on: which plugin, in which call (`what`, e.g.
+/// ``tool `search` ``), what went wrong, and the last lines the instance wrote to stderr (a
+/// panic's message, the end of a traceback).
 pub(crate) fn trap_error(
     store: &Store<InstanceState>,
     plugin: &str,
+    what: &str,
     trap: &wasmtime::Error,
 ) -> ToolError {
     let state = store.data();
@@ -465,7 +474,7 @@ pub(crate) fn trap_error(
             "raise Limits::memory_bytes (CLI --memory-mib) if it needs more"
         };
         return ToolError::LimitExceeded(format!(
-            "plugin `{plugin}` needed more than its memory limit of {} MiB (all its linear memories and tables together) and was stopped; {hint}",
+            "plugin `{plugin}` needed more than its memory limit of {} MiB (all its linear memories and tables together) in {what} and was stopped; {hint}",
             limit >> 20
         ));
     }
@@ -474,8 +483,45 @@ pub(crate) fn trap_error(
     // running dry anyway is the host's fault, and no knob of the plugin's would help.
     if text.contains("concurrent") && text.contains("limit") {
         return ToolError::LimitExceeded(format!(
-            "plugin `{plugin}` could not be instantiated: a wasmtime pool ran dry although an instance slot was free ({text}); this is a host bug, please report it"
+            "plugin `{plugin}` could not be instantiated for {what}: a wasmtime pool ran dry although an instance slot was free ({text}); this is a host bug, please report it"
         ));
     }
-    ToolError::ToolFailed(format!("plugin `{plugin}` crashed: {text}"))
+    // What went wrong first, then what the guest said, then where it was: the wasm backtrace
+    // runs to dozens of frames and would bury the rest.
+    let (cause, backtrace) = split_backtrace(trap);
+    let mut report = format!("plugin `{plugin}` crashed in {what}: {cause}");
+    let stderr = state.stderr_tail.last_lines();
+    if !stderr.is_empty() {
+        report.push_str("; the last lines it wrote to stderr: ");
+        report.push_str(&stderr.join(" | "));
+    }
+    if let Some(backtrace) = backtrace {
+        report.push_str("; wasm backtrace:");
+        report.push_str(&backtrace);
+    }
+    ToolError::ToolFailed(report)
+}
+
+/// A trap's causes on one line, without its wasm backtrace, and the backtrace's frames on one
+/// line (`None` when it has none).
+fn split_backtrace(trap: &wasmtime::Error) -> (String, Option<String>) {
+    let Some(backtrace) = trap.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return (one_line(trap), None);
+    };
+    let backtrace = backtrace.to_string();
+    let causes: Vec<String> = trap
+        .chain()
+        .map(|cause| cause.to_string())
+        .filter(|cause| *cause != backtrace)
+        .collect();
+    let frames = backtrace
+        .split_once('\n')
+        .map_or("", |(_, frames)| frames)
+        .split_whitespace()
+        .fold(String::new(), |mut line, word| {
+            line.push(' ');
+            line.push_str(word);
+            line
+        });
+    (causes.join(": ").replace('\n', " "), Some(frames))
 }

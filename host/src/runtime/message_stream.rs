@@ -15,11 +15,18 @@ const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// One open message stream held by a guest. Dropping it drops the backend stream, which
 /// cancels the invocation upstream.
+///
+/// A stream takes one of the instance's open-stream slots (`Limits::max_open_streams`) from
+/// its start until it has delivered its end or its error, or is dropped, whichever comes first:
+/// a guest that keeps the handles of finished streams (a JavaScript plugin that never disposes
+/// them) is not refused for streams that are over.
 pub struct HostMessageStream {
     source: MessageStream,
     pending_error: Option<ToolError>,
     finished: bool,
     max_message_bytes: usize,
+    /// The stream still counts toward the instance's open streams.
+    holds_slot: bool,
 }
 
 impl HostMessageStream {
@@ -29,7 +36,25 @@ impl HostMessageStream {
             pending_error: None,
             finished: false,
             max_message_bytes,
+            holds_slot: true,
         }
+    }
+
+    /// `true` once, when the stream has delivered its end or its error and so gives its
+    /// open-stream slot back; the upstream invocation, over by then, is let go at once.
+    pub(crate) fn release_slot_if_ended(&mut self) -> bool {
+        if !(self.finished && self.holds_slot) {
+            return false;
+        }
+        self.holds_slot = false;
+        self.source = futures::stream::empty().boxed();
+        true
+    }
+
+    /// `true` when the stream still held its slot, which it gives back now (it is being
+    /// dropped); `false` when it gave it back already.
+    pub(crate) fn release_slot(&mut self) -> bool {
+        std::mem::take(&mut self.holds_slot)
     }
 
     /// The bytes the host holds for the message, or the limit error when they are too many.
@@ -120,5 +145,72 @@ impl HostMessageStream {
             messages,
             finished: self.finished,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::MessagePayload;
+
+    fn text(t: &str) -> Result<ToolInvokeMessage, ToolError> {
+        Ok(ToolInvokeMessage {
+            payload: MessagePayload::Text(t.into()),
+            meta: None,
+        })
+    }
+
+    fn stream(items: Vec<Result<ToolInvokeMessage, ToolError>>) -> HostMessageStream {
+        HostMessageStream::new(futures::stream::iter(items).boxed(), 1 << 20)
+    }
+
+    #[tokio::test]
+    async fn the_slot_is_given_back_once_when_the_end_is_delivered() {
+        let mut s = stream(vec![text("a"), text("b")]);
+        assert!(s.next().await.expect("a message").is_some());
+        assert!(!s.release_slot_if_ended(), "one message is still to come");
+        assert!(s.next().await.expect("a message").is_some());
+        assert!(!s.release_slot_if_ended(), "the end is not delivered yet");
+        assert_eq!(s.next().await, Ok(None));
+        assert!(s.release_slot_if_ended(), "the end was delivered");
+        assert!(!s.release_slot_if_ended(), "never twice");
+        assert_eq!(s.next().await, Ok(None), "the handle lives on, at its end");
+        assert!(!s.release_slot(), "dropping it gives nothing back again");
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_ends_the_stream_gives_the_slot_back() {
+        let mut s = stream(vec![text("a"), text("b")]);
+        let batch = s.next_batch(10).await.expect("a batch");
+        assert_eq!((batch.messages.len(), batch.finished), (2, true));
+        assert!(s.release_slot_if_ended());
+        assert!(!s.release_slot());
+    }
+
+    #[tokio::test]
+    async fn an_error_gives_the_slot_back_when_it_is_delivered() {
+        let failed = Err(ToolError::ToolFailed("broken".into()));
+        let mut s = stream(vec![text("a"), failed]);
+        let batch = s
+            .next_batch(10)
+            .await
+            .expect("the message before the error");
+        assert_eq!((batch.messages.len(), batch.finished), (1, false));
+        assert!(
+            !s.release_slot_if_ended(),
+            "the error is kept for the next call"
+        );
+        assert!(s.next_batch(10).await.is_err());
+        assert!(s.release_slot_if_ended());
+        assert!(!s.release_slot_if_ended());
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_stream_gives_its_slot_back_when_dropped() {
+        let mut s = stream(vec![text("a"), text("b")]);
+        assert!(s.next().await.expect("a message").is_some());
+        assert!(!s.release_slot_if_ended());
+        assert!(s.release_slot(), "dropped before its end");
+        assert!(!s.release_slot(), "never twice");
     }
 }

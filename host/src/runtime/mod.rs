@@ -14,6 +14,7 @@ pub(crate) mod legacy_interfaces;
 pub mod message_stream;
 pub(crate) mod output_queue;
 pub mod plugin;
+pub mod provided_imports;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,6 +55,7 @@ struct Inner {
 pub struct RuntimeBuilder {
     limits: Limits,
     compile_cache: Option<PathBuf>,
+    compile_cache_max_bytes: Option<u64>,
 }
 
 impl RuntimeBuilder {
@@ -70,9 +72,22 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Keeps the compile cache within `max_bytes` on disk, removing the least recently used
+    /// compiled plugins (default [`compile_cache::DEFAULT_MAX_BYTES`]).
+    pub fn compile_cache_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.compile_cache_max_bytes = Some(max_bytes);
+        self
+    }
+
     /// The runtime.
     pub fn build(self) -> Result<Runtime, SetupError> {
-        Runtime::create(self.limits, self.compile_cache.map(CompileCache::new))
+        let max_bytes = self
+            .compile_cache_max_bytes
+            .unwrap_or(compile_cache::DEFAULT_MAX_BYTES);
+        let cache = self
+            .compile_cache
+            .map(|dir| CompileCache::new(dir).with_max_bytes(max_bytes));
+        Runtime::create(self.limits, cache)
     }
 }
 

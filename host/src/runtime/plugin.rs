@@ -12,6 +12,7 @@ use crate::error::LoadError;
 use crate::manifest::Manifest;
 use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::instance_state::InstanceState;
+use crate::runtime::provided_imports;
 
 /// Where a plugin's permission to invoke tools comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +148,13 @@ pub(crate) fn load_bytes(
     if bytes.get(..8) != Some(&COMPONENT_HEADER[..]) {
         return Err(LoadError::CoreModule(path.to_path_buf()));
     }
+    // Before the compile cache and the compiler: a component this host cannot link is refused
+    // in milliseconds, not after a compile of seconds.
+    provided_imports::check(bytes).map_err(|problem| LoadError::WrongWorld {
+        path: path.to_path_buf(),
+        versions: CONTRACT_VERSIONS.join(", "),
+        problem,
+    })?;
     let engine = loader.engine;
     let compiled = match loader.cache {
         Some(cache) => cache.load_or_compile(engine, bytes),

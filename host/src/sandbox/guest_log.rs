@@ -158,6 +158,80 @@ impl Drop for Budget {
     }
 }
 
+/// Bytes of an instance's stderr kept for its crash report, whatever the log budget says.
+const TAIL_BYTES: usize = 2 << 10;
+/// Lines of stderr a crash report shows at most.
+const TAIL_LINES: usize = 10;
+/// Bytes of one line a crash report shows at most (its end), so one long line cannot crowd out
+/// the others.
+const TAIL_LINE_BYTES: usize = 512;
+
+/// The last bytes one instance wrote to stderr, so that the error of a crash can show what the
+/// guest said last (a Rust panic's message, a Python traceback's end). Kept apart from the log:
+/// a guest that spent its log budget, or whose lines the log consumer dropped, still gets them
+/// in its crash report. Costs at most [`TAIL_BYTES`] per instance, allocated on first write.
+#[derive(Clone, Default)]
+pub(crate) struct StderrTail {
+    kept: Arc<Mutex<Tail>>,
+}
+
+#[derive(Default)]
+struct Tail {
+    bytes: VecDeque<u8>,
+    /// Earlier bytes were let go: the first kept line may be the end of a longer one.
+    cut: bool,
+}
+
+impl StderrTail {
+    fn record(&self, buf: &[u8]) {
+        let mut tail = lock(&self.kept);
+        let keep = &buf[buf.len().saturating_sub(TAIL_BYTES)..];
+        let over = (tail.bytes.len() + keep.len()).saturating_sub(TAIL_BYTES);
+        if over > 0 || keep.len() < buf.len() {
+            tail.cut = true;
+        }
+        tail.bytes.drain(..over);
+        tail.bytes.extend(keep);
+    }
+
+    /// The last lines written (at most [`TAIL_LINES`], about [`TAIL_BYTES`] of text), oldest
+    /// first, escaped as log lines are; a line cut at its start begins with `…`.
+    pub(crate) fn last_lines(&self) -> Vec<String> {
+        let mut tail = lock(&self.kept);
+        let cut = tail.cut;
+        let bytes = tail.bytes.make_contiguous();
+        let mut pieces: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        let mut lines = Vec::new();
+        let mut size = 0;
+        while let Some(piece) = pieces.pop() {
+            let text = piece.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            let mut line = escape(text);
+            if line.len() > TAIL_LINE_BYTES {
+                let mut start = line.len() - TAIL_LINE_BYTES;
+                while !line.is_char_boundary(start) {
+                    start += 1;
+                }
+                line.replace_range(..start, "…");
+            } else if cut && pieces.is_empty() {
+                line.insert(0, '…');
+            }
+            size += line.len();
+            if !lines.is_empty() && size > TAIL_BYTES {
+                break;
+            }
+            lines.push(line);
+            if lines.len() == TAIL_LINES {
+                break;
+            }
+        }
+        lines.reverse();
+        lines
+    }
+}
+
 /// What a line is tagged with in the log.
 struct Source {
     plugin: Arc<str>,
@@ -172,8 +246,14 @@ pub(crate) struct GuestOutput {
 }
 
 impl GuestOutput {
-    /// `stream` names the stream in the log (`stdout`, `stderr`).
-    pub(crate) fn new(plugin: &str, stream: &'static str, log: &GuestLog) -> GuestOutput {
+    /// `stream` names the stream in the log (`stdout`, `stderr`); what is written is also kept
+    /// in `tail` when there is one.
+    pub(crate) fn new(
+        plugin: &str,
+        stream: &'static str,
+        log: &GuestLog,
+        tail: Option<&StderrTail>,
+    ) -> GuestOutput {
         GuestOutput {
             lines: Arc::new(Mutex::new(LineBuffer {
                 source: Arc::new(Source {
@@ -182,6 +262,7 @@ impl GuestOutput {
                     dispatch: tracing::dispatcher::get_default(Dispatch::clone),
                 }),
                 log: log.clone(),
+                tail: tail.cloned(),
                 line: Vec::new(),
                 unkept: 0,
                 noted: false,
@@ -261,6 +342,8 @@ impl AsyncWrite for GuestOutputHandle {
 struct LineBuffer {
     source: Arc<Source>,
     log: GuestLog,
+    /// Where the last bytes are kept for a crash report (stderr only).
+    tail: Option<StderrTail>,
     /// The current line, while the budget is open (less than [`MAX_LOG_LINE`] bytes).
     line: Vec<u8>,
     /// Bytes of the current line not kept because the budget is spent.
@@ -271,6 +354,9 @@ struct LineBuffer {
 
 impl LineBuffer {
     fn write(&mut self, mut buf: &[u8]) {
+        if let Some(tail) = &self.tail {
+            tail.record(buf);
+        }
         while !buf.is_empty() {
             if self.log.is_closed() {
                 self.discard(buf);
@@ -678,6 +764,43 @@ mod tests {
     }
 
     #[test]
+    fn the_stderr_tail_keeps_the_last_lines_within_its_bound() {
+        let _serial = lock(&SERIAL);
+        let tail = StderrTail::default();
+        assert!(
+            tail.last_lines().is_empty(),
+            "nothing written, nothing shown"
+        );
+        // Kept whatever the log budget: this invocation's budget is spent at once.
+        let log = GuestLog::new(0);
+        let stderr = GuestOutput::new("crasher", "stderr", &log, Some(&tail));
+        let lines: String = (0..30).map(|i| format!("line {i}\n")).collect();
+        write_all(&stderr, lines.as_bytes(), 7);
+        write_all(&stderr, b"\n\n  \r\nthe \x1b[31mlast\r\n", 3);
+        let shown = tail.last_lines();
+        assert_eq!(shown.len(), TAIL_LINES, "{shown:?}");
+        assert_eq!(shown[0], "line 21");
+        assert_eq!(shown[8], "line 29");
+        assert_eq!(shown[9], "the \\u{1b}[31mlast", "escaped as the log is");
+
+        // One write far larger than the bound keeps only its end, marked as cut.
+        let mut flood = b"x".repeat(10 * TAIL_BYTES);
+        flood.extend_from_slice(b"\npanicked at the end\n");
+        write_all(&stderr, &flood, 1 << 16);
+        let shown = tail.last_lines();
+        assert_eq!(
+            shown,
+            [
+                format!("…{}", "x".repeat(TAIL_LINE_BYTES)),
+                "panicked at the end".to_owned()
+            ],
+            "one long line shows its end only"
+        );
+        let held = lock(&tail.kept).bytes.len();
+        assert!(held <= TAIL_BYTES, "{held} bytes held");
+    }
+
+    #[test]
     fn a_split_line_keeps_its_characters_whole() {
         let _serial = lock(&SERIAL);
         assert_eq!(incomplete_char_tail(b"abc"), 0);
@@ -689,7 +812,7 @@ mod tests {
         let captured = Captured::default();
         tracing::dispatcher::with_default(&subscriber(&captured), || {
             let log = GuestLog::new(1 << 20);
-            let output = GuestOutput::new("splitter", "stdout", &log);
+            let output = GuestOutput::new("splitter", "stdout", &log, None);
             // A line of 3-byte characters longer than the limit, written in odd pieces.
             let line = "€".repeat(MAX_LOG_LINE / 3 + 100) + "\n";
             write_all(&output, line.as_bytes(), 1000);
@@ -711,8 +834,8 @@ mod tests {
         tracing::dispatcher::with_default(&subscriber(&captured), || {
             let log = GuestLog::new(budget);
             // Two instances of one invocation share the budget.
-            let first = GuestOutput::new("flooder", "stderr", &log);
-            let second = GuestOutput::new("callee", "stdout", &log);
+            let first = GuestOutput::new("flooder", "stderr", &log, None);
+            let second = GuestOutput::new("callee", "stdout", &log, None);
             drop(log);
             write_all(&first, &flood, 4096);
             write_all(&second, &flood, 65536);
@@ -762,7 +885,7 @@ mod tests {
         let captured = Captured::default();
         tracing::dispatcher::with_default(&subscriber(&captured), || {
             let log = GuestLog::new(1 << 20);
-            let output = GuestOutput::new("quiet", "stdout", &log);
+            let output = GuestOutput::new("quiet", "stdout", &log, None);
             drop(log);
             write_all(&output, b"first\r\n\n\nsecond line, in pieces", 3);
             write_all(&output, b" and its end\nlast without newline", 100);
@@ -830,7 +953,7 @@ mod tests {
         let started = Instant::now();
         tracing::dispatcher::with_default(&dispatch, || {
             let log = GuestLog::new(1 << 30);
-            let output = GuestOutput::new("slowpoke", "stderr", &log);
+            let output = GuestOutput::new("slowpoke", "stderr", &log, None);
             drop(log);
             write_all(&output, &flood, WRITE_PERMIT);
         });

@@ -7,20 +7,21 @@ mod memory_limiter;
 
 pub use memory_limiter::MemoryLimiter;
 
-pub(crate) use guest_log::GuestLog;
 use guest_log::GuestOutput;
+pub(crate) use guest_log::{GuestLog, StderrTail};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 /// Most bytes a guest may ask `wasi:random` for in one call.
 const MAX_RANDOM_BYTES: u64 = 64 << 10;
 
 /// Builds the WASI context of one instance of `plugin`, whose stdout and stderr are charged to
-/// `log`, the budget of the invocation it runs for.
-pub(crate) fn wasi_context(plugin: &str, log: &GuestLog) -> WasiCtx {
+/// `log`, the budget of the invocation it runs for; the end of its stderr is kept in
+/// `stderr_tail` for a crash report.
+pub(crate) fn wasi_context(plugin: &str, log: &GuestLog, stderr_tail: &StderrTail) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder
-        .stdout(GuestOutput::new(plugin, "stdout", log))
-        .stderr(GuestOutput::new(plugin, "stderr", log))
+        .stdout(GuestOutput::new(plugin, "stdout", log, None))
+        .stderr(GuestOutput::new(plugin, "stderr", log, Some(stderr_tail)))
         .max_random_size(MAX_RANDOM_BYTES)
         .allow_tcp(false)
         .allow_udp(false)

@@ -8,6 +8,7 @@ mod daemon;
 mod exact_numbers;
 mod guest_logs;
 mod hardening;
+mod host_edges;
 mod inner_api;
 mod invoke;
 mod loading;

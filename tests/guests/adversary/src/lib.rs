@@ -7,6 +7,7 @@
 
 mod hardening;
 mod log_flood;
+mod stream_slots;
 
 use std::hint::black_box;
 
@@ -49,6 +50,7 @@ impl Plugin for Adversary {
             "hoard" => hardening::hoard(&parameters, output),
             "bad_json" => hardening::bad_json(&parameters, output),
             "fan_out" => hardening::fan_out(&parameters, output),
+            "stream_slots" => stream_slots::stream_slots(&parameters, output),
             other => Err(Error::unknown_tool(other)),
         }
     }
