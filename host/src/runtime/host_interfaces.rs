@@ -49,7 +49,7 @@ impl InstanceState {
         }
         if self.open_streams >= limits.max_open_streams {
             return Err(ToolError::LimitExceeded(format!(
-                "plugin `{}` already holds {} open message streams, the most allowed; drop the streams it has finished with (Limits::max_open_streams, CLI --max-open-streams)",
+                "plugin `{}` already holds {} unfinished message streams, the most allowed; read a stream to its end (or drop it) before starting more (Limits::max_open_streams, CLI --max-open-streams)",
                 env.plugin, limits.max_open_streams
             )));
         }

@@ -38,7 +38,7 @@ fn refused_at_the_limit(error: Option<ToolError>, limit: u32) {
         Some(ToolError::LimitExceeded(text)) => {
             assert!(
                 text.contains(&format!(
-                    "plugin `adversary` already holds {limit} open message streams, the most allowed"
+                    "plugin `adversary` already holds {limit} unfinished message streams, the most allowed"
                 )),
                 "{text}"
             );

@@ -167,7 +167,7 @@ async fn streams_without_end_hit_the_open_stream_limit() {
     .await;
     match error {
         Some(ToolError::LimitExceeded(text)) => {
-            assert!(text.contains("5 open message streams"), "{text}")
+            assert!(text.contains("5 unfinished message streams"), "{text}")
         }
         other => panic!("expected the open stream limit, got {other:?}"),
     }
