@@ -1,0 +1,1 @@
+"""Dify's plugin configuration modules that tool code imports."""

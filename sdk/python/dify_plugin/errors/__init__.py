@@ -1,0 +1,1 @@
+"""Errors a plugin raises and the ones the SDK raises to it."""

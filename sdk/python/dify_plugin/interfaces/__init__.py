@@ -1,0 +1,1 @@
+"""The classes a plugin subclasses."""

@@ -1,0 +1,1 @@
+"""Backwards invocations: calls from a plugin into the workspace."""
