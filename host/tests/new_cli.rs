@@ -227,18 +227,108 @@ async fn a_new_rust_plugin_builds_runs_and_serves_without_edits() {
     eprintln!("new, build, run and serve: {:?}", started.elapsed());
 }
 
+/// What the generated Python tool answers to `query`, in Dify's JSON.
+fn python_answer(name: &str, query: &str) -> Vec<Value> {
+    vec![
+        json!({ "type": "text", "message": { "text": format!("Hello from {name}: {query}") }, "meta": null }),
+        json!({ "type": "json", "message": { "json_object": { "query": query } }, "meta": null }),
+    ]
+}
+
+#[tokio::test]
+async fn a_new_python_plugin_builds_runs_and_serves_without_edits() {
+    let started = Instant::now();
+    // scripts/setup installs the Python SDK's pinned toolchain here.
+    let python = artifacts::workspace().join("target/python-sdk-venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup (scripts/test does), which installs the Python SDK's toolchain",
+        python.display()
+    );
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = new_in(
+        home.path(),
+        &["py-demo", "--lang", "python", "--author", "tester"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("dify-plugin-build ."));
+    let dir = home.path().join("py-demo");
+    assert!(dir.join("tools/py_demo.py").is_file());
+
+    // Built as its README says, with the SDK's build command.
+    let out = Command::new(&python)
+        .current_dir(&dir)
+        .args(["-m", "dify_plugin.build", "."])
+        .env("PYTHONPATH", artifacts::workspace().join("sdk/python"))
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "the generated Python plugin does not build: {}",
+        text(&out.stderr)
+    );
+    let wasm = dir.join("py-demo.wasm");
+    assert!(wasm.is_file(), "the build wrote no py-demo.wasm");
+
+    let out = dify_wasm()
+        .current_dir(&dir)
+        .args(["run", "py-demo.wasm", "--tool", "py-demo", "--params"])
+        .arg(r#"{"query": "hi"}"#)
+        .output()
+        .expect("dify-wasm runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines, python_answer("py-demo", "hi"));
+
+    // `dify-wasm serve .` finds the component at the manifest's entrypoint.
+    let mut command = tokio::process::Command::from(dify_wasm());
+    command
+        .current_dir(&dir)
+        .args(["serve", ".", "--install-method", "local"]);
+    let plugin = match spawn_stdio_within(command, START_LIMIT).await {
+        Ok(plugin) => plugin,
+        Err(e) => panic!("the new Python plugin never became ready: {e}"),
+    };
+    let request =
+        actions::invoke_tool("py-demo", "py-demo", json!({ "query": "local" }), json!({}));
+    let mut session = plugin.request(request).await.expect("write the request");
+    let transcript: SessionTranscript = match session.collect(LIMIT).await {
+        Ok(transcript) => transcript,
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(e) = transcript.check() {
+        panic!("the daemon cannot use this session: {e}");
+    }
+    let streamed: Vec<Value> = transcript.streams().into_iter().cloned().collect();
+    assert_eq!(streamed, python_answer("py-demo", "local"));
+    plugin.close_stdin().await.expect("close stdin");
+    let status = plugin.wait_exit(LIMIT).await.expect("serve ends");
+    assert!(status.success(), "{}", plugin.stderr());
+    eprintln!(
+        "new --lang python, build, run and serve: {:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn new_refuses_what_would_not_work_and_never_touches_an_existing_directory() {
     let home = tempfile::tempdir().expect("tempdir");
     let sdk = guest_sdk();
     let sdk = sdk.to_str().expect("UTF-8 path");
-    for lang in ["python", "js"] {
-        assert_refused(
-            home.path(),
-            &["demo", "--lang", lang, "--sdk-path", sdk],
-            "not yet supported",
-        );
-    }
+    assert_refused(
+        home.path(),
+        &["demo", "--lang", "js", "--sdk-path", sdk],
+        "not yet supported",
+    );
+    // The Rust SDK's origin means nothing to a Python plugin: said, not ignored.
+    assert_refused(
+        home.path(),
+        &["demo", "--lang", "python", "--sdk-path", sdk],
+        "choose the Rust guest SDK",
+    );
     assert_refused(
         home.path(),
         &["Demo", "--sdk-path", sdk],

@@ -48,14 +48,14 @@ pub struct NewArgs {
 pub enum Lang {
     /// Rust, with the guest SDK `dify-plugin-sdk`.
     Rust,
-    /// Python (not yet supported).
+    /// Python, with the Python SDK `dify_plugin` (sdk/python) built by `dify-plugin-build`.
     Python,
     /// JavaScript (not yet supported).
     #[value(alias = "javascript")]
     Js,
 }
 
-/// The issue that tracks the Python and JavaScript guest SDKs.
+/// The issue that tracks the JavaScript guest SDK.
 const SDK_ISSUE: &str = "issue 11, \"guest SDKs shaped like Dify's\"";
 
 /// The guest SDK's package name, checked in a `--sdk-path` directory.
@@ -112,6 +112,50 @@ const RUST_TEMPLATES: &[Template] = &[
     Template {
         path: ".gitignore",
         text: include_str!("new_templates/rust/gitignore"),
+    },
+];
+
+/// The Python plugin's files. `{{module}}` is the name as a Python module.
+const PYTHON_TEMPLATES: &[Template] = &[
+    Template {
+        path: "manifest.yaml",
+        text: include_str!("new_templates/python/manifest.yaml"),
+    },
+    Template {
+        path: "provider/{{name}}.yaml",
+        text: include_str!("new_templates/python/provider.yaml"),
+    },
+    Template {
+        path: "provider/{{module}}.py",
+        text: include_str!("new_templates/python/provider.py"),
+    },
+    Template {
+        path: "tools/{{name}}.yaml",
+        text: include_str!("new_templates/python/tool.yaml"),
+    },
+    Template {
+        path: "tools/{{module}}.py",
+        text: include_str!("new_templates/python/tool.py"),
+    },
+    Template {
+        path: "_assets/icon.svg",
+        text: include_str!("new_templates/rust/icon.svg"),
+    },
+    Template {
+        path: "README.md",
+        text: include_str!("new_templates/python/README.md"),
+    },
+    Template {
+        path: "PRIVACY.md",
+        text: include_str!("new_templates/rust/PRIVACY.md"),
+    },
+    Template {
+        path: ".env.example",
+        text: include_str!("new_templates/rust/env.example"),
+    },
+    Template {
+        path: ".gitignore",
+        text: include_str!("new_templates/python/gitignore"),
     },
 ];
 
@@ -224,6 +268,21 @@ fn type_name(name: &str) -> String {
         camel.insert_str(0, "The");
     }
     camel
+}
+
+/// The name as a Python module (`my-tool` → `my_tool`), which the SDK imports the source as.
+fn python_module(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// The prefix of the Python classes: the name in CamelCase, starting with a letter.
+fn python_class(name: &str) -> String {
+    let camel = type_name(name);
+    let camel = camel.strip_suffix("Plugin").unwrap_or(&camel);
+    match camel {
+        "" | "The" => "Plugin".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 /// The author when none is given: the user's login name when the daemon takes it.
@@ -376,17 +435,10 @@ fn rfc3339(secs: u64) -> String {
 
 /// `dify-wasm new`.
 pub(crate) fn new(args: NewArgs) -> Result<(), Failure> {
-    match args.lang {
-        Lang::Rust => {}
-        Lang::Python | Lang::Js => {
-            let (language, flag) = match args.lang {
-                Lang::Python => ("Python", "python"),
-                _ => ("JavaScript", "js"),
-            };
-            return Err(fail(format!(
-                "`--lang {flag}` is not yet supported: the {language} guest SDK does not exist yet (see {SDK_ISSUE}); use --lang rust"
-            )));
-        }
+    if args.lang == Lang::Js {
+        return Err(fail(format!(
+            "`--lang js` is not yet supported: the JavaScript guest SDK does not exist yet (see {SDK_ISSUE}); use --lang rust or --lang python"
+        )));
     }
     let name = &args.name;
     if !is_daemon_name(name, 128) {
@@ -404,7 +456,17 @@ pub(crate) fn new(args: NewArgs) -> Result<(), Failure> {
         None => default_author(),
     };
     let dir = absolute(args.dir.as_deref().unwrap_or(Path::new(name)))?;
-    let (sdk, sdk_note) = sdk_dependency(&args, &dir)?;
+    let python = args.lang == Lang::Python;
+    if python && (args.sdk_path.is_some() || args.sdk_git.is_some()) {
+        return Err(fail(
+            "--sdk-path and --sdk-git choose the Rust guest SDK; a Python plugin is built by the Python SDK's `dify-plugin-build` (pip install …/sdk/python)".into(),
+        ));
+    }
+    let (sdk, sdk_note) = if python {
+        (String::new(), String::new())
+    } else {
+        sdk_dependency(&args, &dir)?
+    };
     let crate_name = crate_name(name);
     let wasm = format!("{}.wasm", crate_name.replace('-', "_"));
     let created_at = now_rfc3339();
@@ -417,6 +479,8 @@ pub(crate) fn new(args: NewArgs) -> Result<(), Failure> {
             .replace("{{type}}", &type_name)
             .replace("{{sdk}}", &sdk)
             .replace("{{created_at}}", &created_at)
+            .replace("{{module}}", &python_module(name))
+            .replace("{{class}}", &python_class(name))
     };
 
     // Claim the directory: `create_dir` fails when anything is there, so nothing existing is
@@ -435,7 +499,12 @@ pub(crate) fn new(args: NewArgs) -> Result<(), Failure> {
             format!("cannot create `{}`: {e}", dir.display())
         })
     })?;
-    let written = write_files(&dir, RUST_TEMPLATES, &fill).and_then(|()| check(&dir));
+    let templates = if python {
+        PYTHON_TEMPLATES
+    } else {
+        RUST_TEMPLATES
+    };
+    let written = write_files(&dir, templates, &fill).and_then(|()| check(&dir));
     if let Err(e) = written {
         // The directory is ours: created above, so nothing of the user's is removed.
         let _ = std::fs::remove_dir_all(&dir);
@@ -451,6 +520,20 @@ pub(crate) fn new(args: NewArgs) -> Result<(), Failure> {
         })
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| dir.clone());
+    if python {
+        println!("created the Python plugin `{name}` in {}", shown.display());
+        println!("next:");
+        println!("  cd {}", shown.display());
+        println!(
+            "  pip install DIFY_WASM_CHECKOUT/sdk/python   # once: the SDK and its pinned componentize-py"
+        );
+        println!("  dify-plugin-build .    # writes {name}.wasm");
+        println!("  dify-wasm run {name}.wasm --tool {name} --params '{{\"query\": \"hi\"}}'");
+        println!(
+            "  dify-wasm serve . --install-method remote --remote-install-url HOST:5003 --remote-install-key KEY"
+        );
+        return Ok(());
+    }
     println!(
         "created the Rust plugin `{name}` in {} (guest SDK: {sdk_note})",
         shown.display()
@@ -521,6 +604,11 @@ mod tests {
         assert_eq!(type_name("-"), "ThePlugin");
         assert_eq!(type_name("plugin"), "ThePlugin");
         assert_eq!(type_name("web-plugin"), "WebPlugin");
+        assert_eq!(python_class("demo"), "Demo");
+        assert_eq!(python_class("my-tool_2"), "MyTool2");
+        assert_eq!(python_class("2fa"), "Plugin2fa");
+        assert_eq!(python_class("plugin"), "Plugin");
+        assert_eq!(python_module("my-tool"), "my_tool");
     }
 
     #[test]
