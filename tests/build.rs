@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Guest packages and the variable each path is published under.
-const GUESTS: [(&str, &str); 5] = [
+const GUESTS: [(&str, &str); 6] = [
     ("showcase", "DIFY_GUEST_SHOWCASE"),
     ("relay", "DIFY_GUEST_RELAY"),
     ("aggregator", "DIFY_GUEST_AGGREGATOR"),
     ("adversary", "DIFY_GUEST_ADVERSARY"),
     ("legacy", "DIFY_GUEST_LEGACY"),
+    ("weather", "DIFY_GUEST_WEATHER"),
 ];
 const TARGET: &str = "wasm32-wasip2";
 

@@ -80,6 +80,7 @@ pub mod bindings;
 mod blob;
 mod dispatch;
 mod error;
+pub mod http;
 mod i18n;
 mod invocation;
 mod message;

@@ -39,6 +39,18 @@ pub struct Limits {
     pub max_instances_per_invocation: u32,
     /// How long an invocation waits for a free instance slot before it fails.
     pub instance_wait: Duration,
+    /// Bytes of one HTTP response body a plugin may read (outbound HTTP, see
+    /// [`crate::outbound_http`]); a larger body fails with `HTTP-response-body-size`.
+    pub max_http_response_bytes: u64,
+    /// Bytes of one HTTP request body a plugin may send; a larger one fails with
+    /// `HTTP-request-body-size`.
+    pub max_http_request_bytes: u64,
+    /// How long connecting (name lookup, TCP, TLS) to an HTTP server may take; never more
+    /// than what is left of the invocation's time.
+    pub http_connect_timeout: Duration,
+    /// How long an HTTP server may take to start its answer, and then between two pieces of
+    /// its body; never more than what is left of the invocation's time.
+    pub http_read_timeout: Duration,
 }
 
 impl Limits {
@@ -70,6 +82,10 @@ impl Default for Limits {
             max_instances: 256,
             max_instances_per_invocation: 16,
             instance_wait: Duration::from_secs(30),
+            max_http_response_bytes: 16 << 20,
+            max_http_request_bytes: 16 << 20,
+            http_connect_timeout: Duration::from_secs(10),
+            http_read_timeout: Duration::from_secs(30),
         }
     }
 }

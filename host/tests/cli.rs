@@ -763,3 +763,69 @@ fn the_compile_cache_keeps_to_its_size_and_the_last_plugin_stays() {
         "documented"
     );
 }
+
+#[test]
+fn outbound_http_follows_the_plugins_allow_list_and_allow_http() {
+    let weather = json!({
+        "current_units": {"temperature_2m": "°C", "wind_speed_10m": "km/h"},
+        "current": {"time": "2026-11-22T12:00", "temperature_2m": 3.5, "wind_speed_10m": 9.0},
+    });
+    let server = TestServer::start(move |_| Response::json(200, &weather));
+    let manifest = artifacts::example_file("weather", "manifest.yaml");
+    let credentials = json!({"api_base": server.url()}).to_string();
+    let call = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            artifacts::WEATHER,
+            "--manifest",
+            manifest.to_str().expect("utf-8 path"),
+            "--tool",
+            "current_weather",
+            "--params",
+            r#"{"latitude": 48.1, "longitude": 11.6}"#,
+            "--credentials",
+            &credentials,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // The example's dify-wasm.yaml allows Open-Meteo only: the local server is refused, and the
+    // log says which plugin, which origin, and what to add.
+    let out = call(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let origin = server.url();
+    assert!(
+        stderr(&out).contains(&format!(
+            "plugin `weather`: HTTP request to `{origin}` refused: it is not in the plugin's allow-list (which holds https://api.open-meteo.com); to allow it, add `{origin}` to `http.allowed_outbound_hosts` in the plugin's dify-wasm.yaml, or pass --allow-http {origin}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        error_line(&out).contains("permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(server.requests().is_empty());
+    // --allow-http adds the origin.
+    let out = call(&["--allow-http", &origin]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        texts_of(&out),
+        ["3.5 °C, wind 9 km/h at 48.1, 11.6 (2026-11-22T12:00)"]
+    );
+    assert_eq!(server.requests()[0].path, "/v1/forecast");
+    // A malformed origin is an input error.
+    assert_fails(
+        &[
+            "run",
+            artifacts::WEATHER,
+            "--tool",
+            "current_weather",
+            "--allow-http",
+            "example.com",
+        ],
+        2,
+        "--allow-http: `example.com` is not an allowed outbound origin: it has no scheme",
+    );
+}

@@ -115,7 +115,8 @@ fn add_tree(
 }
 
 /// The plugin directory's files as the package carries them: manifest (rewritten), provider
-/// and tool yamls the manifest names, `_assets/`, README.md, readme/README_*.md, PRIVACY.md.
+/// and tool yamls the manifest names, `_assets/`, README.md, readme/README_*.md, PRIVACY.md,
+/// dify-wasm.yaml (the host's own settings: the outbound HTTP allow-list).
 fn declaration_files(
     dir: &Path,
     arches: &[String],
@@ -142,7 +143,7 @@ fn declaration_files(
     if dir.join("_assets").is_dir() {
         add_tree(dir, "_assets", &mut files)?;
     }
-    for name in ["README.md", "PRIVACY.md"] {
+    for name in ["README.md", "PRIVACY.md", "dify-wasm.yaml"] {
         let path = dir.join(name);
         if path.is_file() {
             files.insert(name.to_owned(), read(&path)?);

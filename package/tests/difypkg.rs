@@ -41,6 +41,11 @@ fn plugin_dir() -> tempfile::TempDir {
     }
     std::fs::write(root.join("README.md"), "# Showcase\n").unwrap();
     std::fs::write(root.join("PRIVACY.md"), "No data is kept.\n").unwrap();
+    std::fs::write(
+        root.join("dify-wasm.yaml"),
+        "http:\n  allowed_outbound_hosts: [https://api.example.com]\n",
+    )
+    .unwrap();
     std::fs::create_dir(root.join("readme")).unwrap();
     std::fs::write(root.join("readme/README_zh_Hans.md"), "# 示例\n").unwrap();
     std::fs::write(root.join("notes.txt"), "not for the package").unwrap();
@@ -164,6 +169,7 @@ fn layout_and_checksum_match_an_independent_reader() {
         "_assets/icon.svg",
         "README.md",
         "PRIVACY.md",
+        "dify-wasm.yaml",
         "readme/README_zh_Hans.md",
         COMPONENT_PATH,
         "main.py",

@@ -16,6 +16,9 @@ pub const ADVERSARY: &str = env!("DIFY_GUEST_ADVERSARY");
 /// A component built on the frozen WIT `dify:plugin@0.1.0` (not the SDK): `echo` and `relay`,
 /// proving that plugins compiled before 0.2.0 keep working.
 pub const LEGACY: &str = env!("DIFY_GUEST_LEGACY");
+/// The `weather` example: one tool that calls an HTTP JSON API (outbound HTTP behind the
+/// allow-list of its `dify-wasm.yaml`).
+pub const WEATHER: &str = env!("DIFY_GUEST_WEATHER");
 
 /// Provider id the tests register `showcase` under.
 pub const SHOWCASE_ID: &str = "langgenius/showcase/showcase";

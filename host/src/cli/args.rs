@@ -165,6 +165,12 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_compile_cache: bool,
 
+    /// Lets the plugin send HTTP requests to ORIGIN (`https://api.example.com`,
+    /// `https://*.example.com`, `http://127.0.0.1:8080`), besides what the plugin directory's
+    /// dify-wasm.yaml allows. Repeatable. Nothing is allowed by default.
+    #[arg(long = "allow-http", value_name = "ORIGIN")]
+    pub allow_http: Vec<String>,
+
     /// Keeps the compile cache within MIB mebibytes, removing the least recently used compiled
     /// plugins after storing a new one.
     #[arg(long, value_name = "MIB", default_value_t = dify_wasm_host::runtime::compile_cache::DEFAULT_MAX_BYTES >> 20)]
@@ -235,6 +241,12 @@ pub struct RunArgs {
     /// Grants the plugin tool invocation, whatever its manifest says.
     #[arg(long)]
     pub allow_tools: bool,
+
+    /// Lets the plugin send HTTP requests to ORIGIN (`https://api.example.com`,
+    /// `https://*.example.com`, `http://127.0.0.1:8080`), besides what the dify-wasm.yaml next
+    /// to --manifest allows. Repeatable. Nothing is allowed by default.
+    #[arg(long = "allow-http", value_name = "ORIGIN")]
+    pub allow_http: Vec<String>,
 
     /// Serves builtin provider ID with a local plugin component, optionally with that plugin's
     /// manifest. Repeatable.
@@ -470,6 +482,22 @@ pub struct LimitArgs {
     /// the rest is dropped and counted.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_log_bytes)]
     pub max_log_bytes: usize,
+
+    /// Bytes of one HTTP response body a plugin may read (outbound HTTP).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_http_response_bytes)]
+    pub max_http_response_bytes: u64,
+
+    /// Bytes of one HTTP request body a plugin may send (outbound HTTP).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_http_request_bytes)]
+    pub max_http_request_bytes: u64,
+
+    /// Seconds an outbound HTTP connection (lookup, TCP, TLS) may take.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().http_connect_timeout.as_secs_f64())]
+    pub http_connect_timeout_secs: f64,
+
+    /// Seconds an HTTP server may take to start its answer, and between pieces of its body.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().http_read_timeout.as_secs_f64())]
+    pub http_read_timeout_secs: f64,
 }
 
 impl LimitArgs {
@@ -494,6 +522,13 @@ impl LimitArgs {
             stream_buffer_bytes: self.stream_buffer_bytes.max(1),
             invocation_buffer_bytes: self.invocation_buffer_bytes,
             max_log_bytes: self.max_log_bytes,
+            max_http_response_bytes: self.max_http_response_bytes,
+            max_http_request_bytes: self.max_http_request_bytes,
+            http_connect_timeout: seconds(
+                "--http-connect-timeout-secs",
+                self.http_connect_timeout_secs,
+            )?,
+            http_read_timeout: seconds("--http-read-timeout-secs", self.http_read_timeout_secs)?,
         })
     }
 }
@@ -501,7 +536,7 @@ impl LimitArgs {
 const PACKAGE_HELP: &str = "\
 The package holds manifest.yaml (its meta.runner rewritten to python 3.12 / entrypoint `main`, \
 the daemon's local runtime only starts Python), the provider and tool yaml, _assets/, README.md, \
-readme/README_<lang>.md and PRIVACY.md when present, the component (plugin.wasm), a stdlib-only \
+readme/README_<lang>.md, PRIVACY.md and dify-wasm.yaml (the outbound HTTP allow-list) when present, the component (plugin.wasm), a stdlib-only \
 main.py that starts the bundled host, a comment-only requirements.txt, and the hosts \
 (bin/dify-wasm-<os>-<arch>). Bundle a static build for the daemon's machine (scripts/dist) with \
 --host-binary linux-amd64=PATH; without any, this executable is bundled for this machine.

@@ -142,10 +142,18 @@ fn json_object(text: &str, what: &str) -> Result<Map<String, Value>, Failure> {
     }
 }
 
+/// Loads a plugin; with its manifest, also the HTTP allow-list of the `dify-wasm.yaml` beside
+/// it.
 fn load(runtime: &Runtime, path: &Path, manifest: Option<&Path>) -> Result<Plugin, Failure> {
     let plugin = runtime.load_plugin(path).map_err(input)?;
     Ok(match manifest {
-        Some(m) => plugin.with_manifest(&Manifest::load(m).map_err(input)?),
+        Some(m) => {
+            let dir = m.parent().unwrap_or(Path::new("."));
+            let http = dify_wasm_host::HttpPolicy::from_plugin_dir(dir).map_err(input)?;
+            plugin
+                .with_manifest(&Manifest::load(m).map_err(input)?)
+                .with_outbound_http(http)
+        }
         None => plugin,
     })
 }
@@ -177,6 +185,12 @@ async fn run(args: RunArgs) -> Result<(), Failure> {
     let mut plugin = load(&runtime, &args.plugin, args.manifest.as_deref())?;
     if args.allow_tools {
         plugin = plugin.grant_tool_access();
+    }
+    if !args.allow_http.is_empty() {
+        let extra = dify_wasm_host::HttpPolicy::parse(&args.allow_http)
+            .map_err(|e| input(anyhow::anyhow!("--allow-http: {e}")))?;
+        let policy = plugin.outbound_http().as_ref().clone().extend(&extra);
+        plugin = plugin.with_outbound_http(policy);
     }
 
     let session = session(&args.remote)?;

@@ -271,10 +271,16 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
     }
     let runtime = builder.build().map_err(input)?;
     let manifest = Manifest::load(&args.plugin_dir.join("manifest.yaml")).map_err(input)?;
+    let allow_http = dify_wasm_host::HttpPolicy::parse(&args.allow_http)
+        .map_err(|e| input(anyhow::anyhow!("--allow-http: {e}")))?;
+    let http = dify_wasm_host::HttpPolicy::from_plugin_dir(&args.plugin_dir)
+        .map_err(input)?
+        .extend(&allow_http);
     let plugin = runtime
         .load_plugin(&wasm)
         .map_err(input)?
-        .with_manifest(&manifest);
+        .with_manifest(&manifest)
+        .with_outbound_http(http);
     let contract = plugin.contract_version();
     let served = Arc::new(ServedPlugin::declared(runtime, plugin, &declarations));
     let for_daemon = served.daemon_declarations(&declarations).map_err(input)?;

@@ -21,11 +21,13 @@ use crate::serve::serverless::{ServerlessBody, handle_invoke};
 pub(crate) fn load(connector: &Connector, plugin_dir: &Path) -> Result<ServedPlugin, String> {
     let declarations = declaration::load(plugin_dir).map_err(|e| e.to_string())?;
     let manifest = Manifest::load(&plugin_dir.join("manifest.yaml")).map_err(|e| e.to_string())?;
+    let http = crate::HttpPolicy::from_plugin_dir(plugin_dir).map_err(|e| e.to_string())?;
     let plugin = connector
         .runtime
         .load_plugin(&plugin_dir.join(COMPONENT_PATH))
         .map_err(|e| e.to_string())?
-        .with_manifest(&manifest);
+        .with_manifest(&manifest)
+        .with_outbound_http(http);
     Ok(ServedPlugin::declared(
         connector.runtime.clone(),
         plugin,

@@ -124,6 +124,7 @@ pub(crate) async fn call(
         backend,
         tool_access: plugin.tool_access(),
         limits: limits.clone(),
+        http: plugin.outbound_http().clone(),
     };
     let memory_bytes = plugin.memory_limit(limits.memory_bytes);
     let state = InstanceState::new(env, memory_bytes, None);

@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::backend::ToolBackend;
 use crate::limits::Limits;
+use crate::outbound_http::{HttpPolicy, OutboundHttp};
 use crate::runtime::output_queue::OutputSender;
 use crate::runtime::plugin::ToolAccess;
 use crate::sandbox::{GuestLog, MemoryLimiter, StderrTail, wasi_context};
@@ -24,6 +25,8 @@ pub(crate) struct InvocationEnv {
     pub(crate) backend: Arc<dyn ToolBackend>,
     pub(crate) tool_access: ToolAccess,
     pub(crate) limits: Arc<Limits>,
+    /// The origins the plugin may send HTTP requests to.
+    pub(crate) http: Arc<HttpPolicy>,
 }
 
 /// The data of one store.
@@ -38,6 +41,8 @@ pub(crate) struct InstanceState {
     pub(crate) open_streams: u32,
     /// The end of what the guest wrote to stderr, for the report of a crash.
     pub(crate) stderr_tail: StderrTail,
+    /// Outbound HTTP (`wasi:http`), under the plugin's allow-list.
+    pub(crate) http: OutboundHttp,
 }
 
 impl InstanceState {
@@ -53,6 +58,7 @@ impl InstanceState {
         table.set_max_capacity(MAX_TABLE_ENTRIES);
         let stderr_tail = StderrTail::default();
         InstanceState {
+            http: OutboundHttp::new(&env),
             wasi: wasi_context(&env.plugin, &log, &stderr_tail),
             table,
             limiter: MemoryLimiter::new(memory_bytes),

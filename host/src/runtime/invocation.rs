@@ -337,6 +337,7 @@ pub(crate) fn start(
         backend,
         tool_access: plugin.tool_access(),
         limits: limits.clone(),
+        http: plugin.outbound_http().clone(),
     };
     let engine = parts.engine.clone();
     let slots = parts.slots.clone();

@@ -108,6 +108,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         let setup = |e: wasmtime::Error| SetupError(format!("{e:#}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
+        // Outbound HTTP, denied unless the plugin's allow-list says otherwise.
+        crate::outbound_http::add_to_linker(&mut linker).map_err(setup)?;
         // Every contract version, so components built against an older one keep loading.
         v0_2::ToolPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(setup)?;

@@ -10,6 +10,7 @@ use wasmtime::component::{Component, Linker};
 use crate::contract::{CONTRACT_VERSIONS, HOST_INTERFACES, PLUGIN_EXPORTS, v0_1, v0_2};
 use crate::error::LoadError;
 use crate::manifest::Manifest;
+use crate::outbound_http::HttpPolicy;
 use crate::runtime::compile_cache::CompileCache;
 use crate::runtime::instance_state::InstanceState;
 use crate::runtime::provided_imports;
@@ -39,6 +40,7 @@ pub struct Plugin {
     pub(crate) compiled: Arc<CompiledPlugin>,
     tool_access: ToolAccess,
     declared_memory: Option<u64>,
+    outbound_http: Arc<HttpPolicy>,
 }
 
 pub(crate) struct CompiledPlugin {
@@ -61,6 +63,7 @@ impl std::fmt::Debug for Plugin {
             .field("name", &self.compiled.name)
             .field("tool_access", &self.tool_access)
             .field("declared_memory", &self.declared_memory)
+            .field("outbound_http", &self.outbound_http.entries())
             .finish()
     }
 }
@@ -104,6 +107,19 @@ impl Plugin {
         }
         self.declared_memory = manifest.resource.memory.filter(|m| *m > 0);
         self
+    }
+
+    /// Sets the origins the plugin may send HTTP requests to (none by default); see
+    /// [`HttpPolicy`] for the syntax, [`HttpPolicy::from_plugin_dir`] for the plugin's own list
+    /// and [`HttpPolicy::extend`] to add to it.
+    pub fn with_outbound_http(mut self, policy: HttpPolicy) -> Plugin {
+        self.outbound_http = Arc::new(policy);
+        self
+    }
+
+    /// The origins the plugin may send HTTP requests to.
+    pub fn outbound_http(&self) -> &Arc<HttpPolicy> {
+        &self.outbound_http
     }
 
     /// Grants tool invocation explicitly, whatever the manifest says.
@@ -190,6 +206,7 @@ pub(crate) fn load_bytes(
         }),
         tool_access: ToolAccess::Denied,
         declared_memory: None,
+        outbound_http: Arc::default(),
     })
 }
 

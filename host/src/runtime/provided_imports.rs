@@ -17,9 +17,8 @@ use crate::contract::HOST_INTERFACES;
 ///
 /// The one place to change when the linker changes (`runtime/mod.rs`); a test checks this list
 /// against the real linker, interface by interface.
-// Outbound HTTP: once `runtime/mod.rs` links wasmtime-wasi-http, add
-// "wasi:http/outgoing-handler@0.2.12" and "wasi:http/types@0.2.12" here (and only those: a
-// plugin is no HTTP server, so `wasi:http/incoming-handler` stays refused).
+// Outbound HTTP (`outbound_http::add_to_linker`): outgoing-handler and types only; a plugin
+// is no HTTP server, so `wasi:http/incoming-handler` stays refused.
 pub const PROVIDED_WASI: &[&str] = &[
     "wasi:io/error@0.2.12",
     "wasi:io/poll@0.2.12",
@@ -48,6 +47,8 @@ pub const PROVIDED_WASI: &[&str] = &[
     "wasi:sockets/tcp-create-socket@0.2.12",
     "wasi:sockets/udp@0.2.12",
     "wasi:sockets/udp-create-socket@0.2.12",
+    "wasi:http/outgoing-handler@0.2.12",
+    "wasi:http/types@0.2.12",
 ];
 
 /// Whether the runtime's linker satisfies an import named `name`: one it defines under that
@@ -465,7 +466,7 @@ mod tests {
             })
             .collect();
         let bytes = wat::parse_str(format!(
-            "(component (import \"wasi:http/types@0.2.3\" (instance)) (core module {body}))"
+            "(component (import \"wasi:keyvalue/store@0.2.0\" (instance)) (core module {body}))"
         ))
         .expect("wat");
         let started = Instant::now();

@@ -14,6 +14,7 @@ mod invoke;
 mod loading;
 mod memory;
 mod messages;
+mod outbound_http;
 mod recording;
 mod remote;
 mod sandbox;
