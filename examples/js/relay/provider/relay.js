@@ -1,0 +1,5 @@
+import { ToolProvider } from 'dify-plugin-wasm';
+
+export class RelayProvider extends ToolProvider {
+  validateCredentials() {}
+}

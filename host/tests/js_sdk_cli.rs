@@ -1,0 +1,621 @@
+//! The JavaScript guest SDK (`sdk/js`): the JavaScript ports of `showcase` and `relay`
+//! (`examples/js/`) built with `dify-plugin-build` on the pinned componentize-js, then run
+//! through `dify-wasm run` and served by `dify-wasm serve` to the test daemon, as a plugin
+//! author and Dify use them.
+//!
+//! `scripts/setup` installs the toolchain (`npm install` into `target/js-sdk-toolchain`); the
+//! tests fail, saying so, when it is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use dify_wasm_test_artifacts as artifacts;
+use dify_wasm_test_artifacts::plugin_daemon::{
+    BackwardsAnswer, Session, SessionTranscript, StdioDaemon, actions, spawn_stdio_within,
+};
+use serde_json::{Value, json};
+
+/// Long enough for a cold compile of a 13 MB JavaScript component while other tests compile theirs.
+const START_LIMIT: Duration = Duration::from_secs(180);
+/// One session on a machine busy with the other tests.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The built components of the JavaScript examples.
+struct JsPlugins {
+    showcase: PathBuf,
+    relay: PathBuf,
+    /// `host/tests/js_sdk/streams`: opens many streams through `session.tool`.
+    streams: PathBuf,
+}
+
+/// Where `scripts/setup` puts the pinned npm toolchain.
+fn toolchain() -> PathBuf {
+    artifacts::workspace().join("target/js-sdk-toolchain")
+}
+
+fn example_dir(name: &str) -> PathBuf {
+    artifacts::workspace().join("examples/js").join(name)
+}
+
+/// Builds the three plugins once per test binary, side by side (skipped when unchanged), and
+/// compiles them into the tests' cache.
+fn plugins() -> &'static JsPlugins {
+    static PLUGINS: OnceLock<JsPlugins> = OnceLock::new();
+    PLUGINS.get_or_init(|| {
+        let toolchain = toolchain();
+        assert!(
+            toolchain
+                .join("node_modules/@bytecodealliance/componentize-js")
+                .exists(),
+            "{} is missing: run scripts/setup, which installs the JavaScript SDK's pinned \
+             componentize-js",
+            toolchain.display()
+        );
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("js-sdk");
+        std::fs::create_dir_all(&out).expect("create the output directory");
+        let sources = [
+            ("showcase", example_dir("showcase")),
+            ("relay", example_dir("relay")),
+            (
+                "streams",
+                artifacts::workspace().join("host/tests/js_sdk/streams"),
+            ),
+        ];
+        let builds: Vec<_> = sources
+            .iter()
+            .filter_map(|(name, dir)| {
+                let wasm = out.join(format!("{name}.wasm"));
+                // Rebuilt only when the SDK, the example or the pins changed since the last run.
+                let stamp = out.join(format!("{name}.inputs"));
+                let inputs = fingerprint(&[artifacts::workspace().join("sdk/js"), dir.clone()]);
+                if wasm.exists() && std::fs::read_to_string(&stamp).ok() == Some(inputs.clone()) {
+                    return None;
+                }
+                let _ = std::fs::remove_file(&stamp);
+                let child = Command::new("node")
+                    .arg(artifacts::workspace().join("sdk/js/bin/build.js"))
+                    .arg("-q")
+                    .arg(dir)
+                    .arg("-o")
+                    .arg(&wasm)
+                    .env("DIFY_JS_TOOLCHAIN", &toolchain)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("start node sdk/js/bin/build.js");
+                Some((wasm, child, stamp, inputs))
+            })
+            .collect();
+        for (wasm, child, stamp, inputs) in builds {
+            let done = child.wait_with_output().expect("the build runs");
+            assert!(
+                done.status.success(),
+                "building {} failed: {}{}",
+                wasm.display(),
+                String::from_utf8_lossy(&done.stdout),
+                String::from_utf8_lossy(&done.stderr)
+            );
+            std::fs::write(stamp, inputs).expect("write the build stamp");
+        }
+        let built: Vec<PathBuf> = sources
+            .iter()
+            .map(|(name, _)| out.join(format!("{name}.wasm")))
+            .collect();
+        // Compiles both into the tests' cache once, side by side, before the tests start using
+        // them concurrently (each would otherwise compile its own copy on 2 cores).
+        let compiles: Vec<_> = built
+            .iter()
+            .map(|wasm| {
+                dify_wasm()
+                    .arg("run")
+                    .arg(wasm)
+                    .args(["--tool", "no-such-tool", "--params", "{}"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("start dify-wasm")
+            })
+            .collect();
+        for compile in compiles {
+            let done = compile.wait_with_output().expect("dify-wasm runs");
+            let err = String::from_utf8_lossy(&done.stderr);
+            assert!(err.contains("no tool `no-such-tool`"), "{err}");
+        }
+        let [showcase, relay, streams] = built.try_into().expect("three plugins");
+        JsPlugins {
+            showcase,
+            relay,
+            streams,
+        }
+    })
+}
+
+/// The paths, sizes and contents of the files under `roots` (build output and caches left
+/// out), hashed: what a build of the JavaScript examples depends on.
+fn fingerprint(roots: &[PathBuf]) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == "node_modules" || path.extension().is_some_and(|e| e == "wasm") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, files);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for root in roots {
+        walk(root, &mut files);
+    }
+    files.sort();
+    let mut hasher = DefaultHasher::new();
+    for file in files {
+        file.hash(&mut hasher);
+        std::fs::read(&file).unwrap_or_default().hash(&mut hasher);
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+/// A compile cache private to these tests, shared by their runs of the CLI.
+fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("dify-wasm-js-sdk-cache")
+}
+
+fn dify_wasm() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dify-wasm"));
+    for name in artifacts::SERVE_SETTINGS {
+        cmd.env_remove(name);
+    }
+    cmd.env_remove("RUST_LOG")
+        .env("DIFY_WASM_CACHE_DIR", cache_dir());
+    cmd
+}
+
+fn run(wasm: &Path, tool: &str, params: Value, extra: &[&str]) -> Output {
+    dify_wasm()
+        .arg("run")
+        .arg(wasm)
+        .args(["--tool", tool, "--params", &params.to_string()])
+        .args(extra)
+        .output()
+        .expect("dify-wasm runs")
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?} is not JSON: {e}")))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn last_stderr_line(out: &Output) -> String {
+    stderr(out).lines().last().unwrap_or_default().to_owned()
+}
+
+fn text(t: &str) -> Value {
+    json!({ "type": "text", "message": { "text": t }, "meta": null })
+}
+
+/// Blob chunk ids are random: replaced by `ID` so that runs compare.
+fn without_blob_ids(mut messages: Vec<Value>) -> Vec<Value> {
+    for m in &mut messages {
+        if m["type"] == "blob_chunk" {
+            m["message"]["id"] = json!("ID");
+        }
+    }
+    messages
+}
+
+#[test]
+fn js_showcase_yields_every_message_type_through_the_cli() {
+    let p = plugins();
+    let echo = run(&p.showcase, "echo", json!({ "text": "hi 你好" }), &[]);
+    assert!(echo.status.success(), "{}", stderr(&echo));
+    assert_eq!(
+        lines(&echo),
+        [
+            text("hi 你好"),
+            json!({ "type": "json", "message": { "json_object": { "echo": "hi 你好" } }, "meta": null }),
+        ]
+    );
+
+    let count = run(&p.showcase, "count", json!({ "n": 3 }), &[]);
+    assert!(count.status.success(), "{}", stderr(&count));
+    assert_eq!(lines(&count), [text("0"), text("1"), text("2")]);
+
+    let all = run(&p.showcase, "all_messages", json!({}), &[]);
+    assert!(all.status.success(), "{}", stderr(&all));
+    let all = lines(&all);
+    let types: Vec<&str> = all.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "text",
+            "json",
+            "link",
+            "image",
+            "image_link",
+            "binary_link",
+            // createBlobMessage: chunks and an empty end chunk, as Dify's SDK sends a blob.
+            "blob_chunk",
+            "blob_chunk",
+            "blob_chunk",
+            "blob_chunk",
+            "blob_chunk",
+            "blob_chunk",
+            "file",
+            "variable",
+            "variable",
+            "log",
+            "retriever_resources",
+        ]
+    );
+    assert_eq!(all[1]["meta"], json!({ "source": "showcase" }));
+    assert_eq!(
+        all[1]["message"]["json_object"],
+        json!({ "number": 42, "list": [1, "two", null], "nested": { "ok": true } })
+    );
+    assert_eq!(
+        all[4]["meta"],
+        json!({ "tool_file_id": "image", "mime_type": "image/png" })
+    );
+    // The 20 000-byte blob: chunks of at most 8192 bytes, in sequence, one id, whole bytes.
+    let big: Vec<&Value> = all[8..12].iter().collect();
+    let id = &big[0]["message"]["id"];
+    let mut bytes = Vec::new();
+    for (sequence, chunk) in big.iter().enumerate() {
+        let m = &chunk["message"];
+        assert_eq!(&m["id"], id);
+        assert_eq!(m["sequence"], sequence);
+        assert_eq!(m["total_length"], 20_000);
+        assert_eq!(m["end"], sequence == 3);
+        let part = base64_decode(m["blob"].as_str().unwrap());
+        assert!(part.len() <= 8192, "chunk of {} bytes", part.len());
+        bytes.extend(part);
+    }
+    assert_eq!(big[0]["meta"]["filename"], "payload.bin");
+    let expected: Vec<u8> = (0..20_000).map(|i| (i % 251) as u8).collect();
+    assert_eq!(bytes, expected);
+    assert_eq!(
+        all[13]["message"],
+        json!({ "variable_name": "answer", "variable_value": { "value": 42 }, "stream": false })
+    );
+    assert_eq!(
+        all[14]["message"],
+        json!({ "variable_name": "story", "variable_value": "Once upon a time", "stream": true })
+    );
+    assert_eq!(all[15]["message"]["label"], "showcase step");
+    assert_eq!(
+        all[15]["message"]["metadata"],
+        json!({ "provider": "showcase" })
+    );
+    // The retriever resource is written exactly as the Rust showcase writes it.
+    let rust = run(
+        Path::new(artifacts::SHOWCASE),
+        "all_messages",
+        json!({}),
+        &[],
+    );
+    assert!(rust.status.success(), "{}", stderr(&rust));
+    assert_eq!(all.last(), lines(&rust).last());
+}
+
+#[test]
+fn js_exceptions_become_tool_errors_with_the_stack_on_stderr() {
+    let p = plugins();
+    let failed = run(&p.showcase, "fail", json!({ "message": "boom" }), &[]);
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert_eq!(lines(&failed), [text("about to fail")]);
+    assert_eq!(
+        last_stderr_line(&failed),
+        "error: tool failed: RangeError: boom"
+    );
+    assert!(
+        stderr(&failed).contains("invoke@"),
+        "the stack names the tool's function: {}",
+        stderr(&failed)
+    );
+
+    let missing = run(&p.showcase, "nope", json!({}), &[]);
+    assert_eq!(missing.status.code(), Some(1));
+    let line = last_stderr_line(&missing);
+    assert!(
+        line.starts_with("error: not found: the plugin has no tool `nope`"),
+        "{line}"
+    );
+}
+
+#[test]
+fn js_relay_passes_messages_and_failures_on_unchanged() {
+    let p = plugins();
+    let relay_args = |target: &Path| {
+        vec![
+            "--manifest".to_owned(),
+            example_dir("relay")
+                .join("manifest.yaml")
+                .display()
+                .to_string(),
+            "--plugin".to_owned(),
+            format!("{}={}", artifacts::SHOWCASE_ID, target.display()),
+        ]
+    };
+    let call = |tool: &str, parameters: Value| {
+        json!({
+            "tool_type": "builtin",
+            "provider": artifacts::SHOWCASE_ID,
+            "tool": tool,
+            "parameters": parameters,
+        })
+    };
+
+    // JavaScript relay over the JavaScript showcase.
+    let args = relay_args(&p.showcase);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let echoed = run(
+        &p.relay,
+        "relay",
+        call("echo", json!({ "text": "hi" })),
+        &args,
+    );
+    assert!(echoed.status.success(), "{}", stderr(&echoed));
+    let direct = run(&p.showcase, "echo", json!({ "text": "hi" }), &[]);
+    assert_eq!(lines(&echoed), lines(&direct));
+
+    let failed = run(
+        &p.relay,
+        "relay",
+        call("fail", json!({ "message": "boom" })),
+        &args,
+    );
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(lines(&failed), [text("about to fail")]);
+    assert_eq!(
+        last_stderr_line(&failed),
+        "error: tool failed: RangeError: boom"
+    );
+
+    // JavaScript relay over the Rust showcase: what the Rust relay passes on, message for
+    // message (whole blobs stay whole, chunks stay chunks).
+    let rust_target = relay_args(Path::new(artifacts::SHOWCASE));
+    let rust_target: Vec<&str> = rust_target.iter().map(String::as_str).collect();
+    let js = run(
+        &p.relay,
+        "relay",
+        call("all_messages", json!({})),
+        &rust_target,
+    );
+    assert!(js.status.success(), "{}", stderr(&js));
+    let rs = run(
+        Path::new(artifacts::RELAY),
+        "relay",
+        call("all_messages", json!({})),
+        &rust_target,
+    );
+    assert!(rs.status.success(), "{}", stderr(&rs));
+    assert_eq!(without_blob_ids(lines(&js)), without_blob_ids(lines(&rs)));
+}
+
+#[test]
+fn js_streams_are_released_as_they_end() {
+    let p = plugins();
+    let manifest = artifacts::workspace().join("host/tests/js_sdk/streams/manifest.yaml");
+    let target = format!("{}={}", artifacts::SHOWCASE_ID, p.showcase.display());
+    let args = [
+        "--manifest",
+        manifest.to_str().expect("a UTF-8 path"),
+        "--plugin",
+        &target,
+    ];
+    // 60 calls, 20 read to the end, 20 left after one message, 20 never started: none keeps
+    // one of the 16 stream slots.
+    let cycled = run(&p.streams, "cycle", json!({ "calls": 20 }), &args);
+    assert!(cycled.status.success(), "{}", stderr(&cycled));
+    assert_eq!(lines(&cycled), [text("received 60")]);
+}
+
+async fn start_stdio(plugin_dir: &Path, wasm: &Path) -> StdioDaemon {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dify-wasm"));
+    for name in artifacts::SERVE_SETTINGS {
+        command.env_remove(name);
+    }
+    command
+        .arg("serve")
+        .arg(plugin_dir)
+        .arg("--wasm")
+        .arg(wasm)
+        .args(["--install-method", "local", "--compile-cache"])
+        .arg(cache_dir())
+        .kill_on_drop(true);
+    match spawn_stdio_within(command, START_LIMIT).await {
+        Ok(plugin) => plugin,
+        Err(e) => panic!("the JavaScript plugin never became ready: {e}"),
+    }
+}
+
+async fn finish(session: &mut Session) -> SessionTranscript {
+    let transcript = match session.collect(LIMIT).await {
+        Ok(transcript) => transcript,
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(e) = transcript.check() {
+        panic!("the daemon cannot use this session: {e}");
+    }
+    transcript
+}
+
+fn streams(transcript: &SessionTranscript) -> Vec<Value> {
+    transcript.streams().into_iter().cloned().collect()
+}
+
+#[tokio::test]
+async fn js_showcase_serves_provider_actions() {
+    let p = plugins();
+    let plugin = start_stdio(&example_dir("showcase"), &p.showcase).await;
+    let requests = vec![
+        actions::invoke_tool("showcase", "echo", json!({ "text": "hi" }), json!({})),
+        actions::validate_tool_credentials("showcase", json!({ "api_key": "sk-demo42" })),
+        actions::validate_tool_credentials("showcase", json!({ "api_key": "demo42" })),
+        actions::get_authorization_url(
+            "showcase",
+            "https://dify.example/cb",
+            json!({ "client_id": "cid" }),
+        ),
+    ];
+    let mut sessions = Vec::new();
+    for data in requests {
+        sessions.push(plugin.request(data).await.expect("write the request"));
+    }
+    let mut transcripts = Vec::new();
+    for session in &mut sessions {
+        transcripts.push(finish(session).await);
+    }
+    let [echo, good, bad, unsupported] = transcripts.try_into().expect("four sessions");
+
+    assert_eq!(
+        streams(&echo),
+        [
+            text("hi"),
+            json!({ "type": "json", "message": { "json_object": { "echo": "hi" } }, "meta": null }),
+        ]
+    );
+    assert_eq!(streams(&good), [json!({ "result": true })]);
+    let refusal = bad.error().expect("an error");
+    assert_eq!(refusal.error_type, "ToolProviderCredentialValidationError");
+    assert!(
+        refusal.message.contains("api_key must be `sk-`"),
+        "{refusal:?}"
+    );
+    // ToolProvider's default OAuth actions: not supported.
+    let refusal = unsupported.error().expect("an error");
+    assert!(refusal.message.contains("no OAuth"), "{refusal:?}");
+
+    plugin.close_stdin().await.expect("close stdin");
+    assert!(plugin.wait_exit(LIMIT).await.is_some_and(|s| s.success()));
+}
+
+#[tokio::test]
+async fn js_relay_served_relays_backwards_calls() {
+    let p = plugins();
+    let plugin = start_stdio(&example_dir("relay"), &p.relay).await;
+    let time = json!({ "type": "text", "message": { "text": "12:00 UTC" }, "meta": null });
+    let zone =
+        json!({ "type": "json", "message": { "json_object": { "tz": "UTC" } }, "meta": null });
+    let answers = vec![time.clone(), zone.clone()];
+    plugin.answer_backwards_calls(move |call| {
+        if call.request["tool"] == "broken" {
+            BackwardsAnswer::failure("invoke tool failed: the tool crashed")
+        } else {
+            BackwardsAnswer::stream(answers.clone())
+        }
+    });
+    let relay = |tool: &str| {
+        actions::invoke_tool(
+            "relay",
+            "relay",
+            json!({
+                "tool_type": "builtin",
+                "provider": "langgenius/time/time",
+                "tool": tool,
+                "parameters": { "timezone": "UTC" },
+            }),
+            json!({}),
+        )
+    };
+    let mut session = plugin
+        .request(relay("current_time"))
+        .await
+        .expect("write the request");
+    let transcript = finish(&mut session).await;
+    assert_eq!(transcript.kinds(), ["invoke", "stream", "stream", "end"]);
+    let call = transcript.invokes()[0];
+    assert_eq!(call.request["provider"], "langgenius/time/time");
+    assert_eq!(call.request["tool"], "current_time");
+    assert_eq!(
+        call.request["tool_parameters"],
+        json!({ "timezone": "UTC" })
+    );
+    assert_eq!(streams(&transcript), [time, zone]);
+
+    // The workflow function, and the general one with a named credential.
+    let other_calls = [
+        json!({ "tool_type": "workflow", "provider": "wf-1", "tool": "summarise", "parameters": {} }),
+        json!({ "tool_type": "api", "provider": "api-1", "tool": "lookup", "parameters": {},
+                "credential_id": "cred-7" }),
+    ];
+    for parameters in other_calls {
+        let request = actions::invoke_tool("relay", "relay", parameters.clone(), json!({}));
+        let mut session = plugin.request(request).await.expect("write the request");
+        let transcript = finish(&mut session).await;
+        assert_eq!(transcript.kinds(), ["invoke", "stream", "stream", "end"]);
+        let call = &transcript.invokes()[0].request;
+        assert_eq!(call["tool_type"], parameters["tool_type"]);
+        assert_eq!(call["provider"], parameters["provider"]);
+        assert_eq!(call["tool"], parameters["tool"]);
+        assert_eq!(
+            call.get("credential_id"),
+            parameters.get("credential_id"),
+            "{call}"
+        );
+    }
+
+    let mut session = plugin.request(relay("broken")).await.expect("write");
+    let failed = finish(&mut session).await;
+    assert_eq!(failed.kinds(), ["invoke", "error", "end"]);
+    let error = failed.error().expect("an error");
+    assert!(error.message.contains("the tool crashed"), "{error:?}");
+
+    plugin.close_stdin().await.expect("close stdin");
+    assert!(plugin.wait_exit(LIMIT).await.is_some_and(|s| s.success()));
+}
+
+/// Standard base64, as Dify writes blobs.
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for byte in text.bytes().filter(|b| *b != b'=') {
+        let value = ALPHABET
+            .iter()
+            .position(|c| *c == byte)
+            .unwrap_or_else(|| panic!("{byte} is not base64")) as u32;
+        buffer = (buffer << 6) | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The SDK ships its own copy of `wit/0.2.0` (so that `npm install` brings it along); a frozen
+/// version never changes, and this keeps the copy from drifting.
+#[test]
+fn js_sdk_bundles_the_frozen_wit_unchanged() {
+    let frozen = artifacts::workspace().join("wit/0.2.0");
+    let copy = artifacts::workspace().join("sdk/js/wit");
+    for name in ["package.wit", "tool.wit", "types.wit"] {
+        assert_eq!(
+            std::fs::read(frozen.join(name)).expect("read the frozen WIT"),
+            std::fs::read(copy.join(name)).expect("read the SDK's copy"),
+            "{name:?} differs; copy wit/0.2.0 into sdk/js/wit"
+        );
+    }
+    let count = |dir: &Path| std::fs::read_dir(dir).expect("a WIT directory").count();
+    assert_eq!(count(&frozen), count(&copy));
+}
