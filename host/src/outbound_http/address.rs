@@ -61,26 +61,20 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some("documentation (2001:db8::/32)")
     } else if ip.segments()[..6] == [0, 0, 0, 0, 0, 0] {
         // IPv4-compatible (deprecated) addresses: treat like the IPv4 address they embed.
-        let [.., g, h] = ip.segments();
-        non_public_v4(Ipv4Addr::new(
-            (g >> 8) as u8,
-            g as u8,
-            (h >> 8) as u8,
-            h as u8,
-        ))
-        .or(Some("IPv4-compatible (deprecated)"))
+        non_public_v4(last_32_bits(ip)).or(Some("IPv4-compatible (deprecated)"))
     } else if first == 0x0064 && ip.segments()[1] == 0xff9b {
         // NAT64 (64:ff9b::/96): the IPv4 address it embeds decides.
-        let [.., g, h] = ip.segments();
-        non_public_v4(Ipv4Addr::new(
-            (g >> 8) as u8,
-            g as u8,
-            (h >> 8) as u8,
-            h as u8,
-        ))
+        non_public_v4(last_32_bits(ip))
     } else {
         None
     }
+}
+
+/// The IPv4 address in the last 32 bits of `ip`, where IPv4-compatible and NAT64 addresses
+/// carry it.
+fn last_32_bits(ip: Ipv6Addr) -> Ipv4Addr {
+    let [.., a, b, c, d] = ip.octets();
+    Ipv4Addr::new(a, b, c, d)
 }
 
 #[cfg(test)]

@@ -112,20 +112,11 @@ fn hint(name: &str) -> String {
         versions.join(" and ")
     };
     if path.starts_with("wasi:http/") {
-        // Stays right when outbound HTTP is added to `PROVIDED_WASI`.
-        return if is_provided("wasi:http/outgoing-handler@0.2.0") {
-            "a plugin is no HTTP server: this host provides outbound HTTP only \
-             (`wasi:http/outgoing-handler`, `wasi:http/types`); with componentize-js, build with \
-             `jco componentize --disable fetch-event` (componentize-js \
-             `disableFeatures: ['fetch-event']`)"
-        } else {
-            "the plugin uses `wasi:http`, which this host does not provide (outbound HTTP is not \
-             available yet, and a plugin is no HTTP server); componentize-js's default engine \
-             imports `wasi:http` for `fetch`: build with `jco componentize --disable http` \
-             (componentize-js `disableFeatures: ['http']`, and `fetch-event` where your version \
-             has it)"
-        }
-        .to_owned();
+        return "a plugin is no HTTP server: this host provides outbound HTTP only \
+                (`wasi:http/outgoing-handler`, `wasi:http/types`); with componentize-js, build \
+                with `jco componentize --disable fetch-event` (componentize-js \
+                `disableFeatures: ['fetch-event']`)"
+            .to_owned();
     }
     if let Some(interface) = path.strip_prefix("dify:plugin/") {
         return format!(
