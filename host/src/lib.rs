@@ -46,7 +46,7 @@ pub use contract::{ToolInvokeMessage, ToolType};
 pub use error::{ActionError, LoadError, ManifestError, SetupError, ToolError};
 pub use limits::Limits;
 pub use manifest::Manifest;
-pub use outbound_http::HttpPolicy;
+pub use outbound_http::{CaFileError, HttpPolicy};
 pub use runtime::action::{ActionOutcome, ProviderAction};
 pub use runtime::compile_cache::CompileCache;
 pub use runtime::invocation::{CallContext, InvocationStream, ToolCall};

@@ -171,6 +171,11 @@ pub struct ServeArgs {
     #[arg(long = "allow-http", value_name = "ORIGIN")]
     pub allow_http: Vec<String>,
 
+    /// Trusts the certificate authorities of a PEM file for the plugin's HTTPS requests,
+    /// besides the system's (a private service's own CA). Repeatable.
+    #[arg(long = "http-ca-cert", value_name = "PEM")]
+    pub http_ca_cert: Vec<PathBuf>,
+
     /// Keeps the compile cache within MIB mebibytes, removing the least recently used compiled
     /// plugins after storing a new one.
     #[arg(long, value_name = "MIB", default_value_t = dify_wasm_host::runtime::compile_cache::DEFAULT_MAX_BYTES >> 20)]
@@ -247,6 +252,11 @@ pub struct RunArgs {
     /// to --manifest allows. Repeatable. Nothing is allowed by default.
     #[arg(long = "allow-http", value_name = "ORIGIN")]
     pub allow_http: Vec<String>,
+
+    /// Trusts the certificate authorities of a PEM file for the plugin's HTTPS requests,
+    /// besides the system's (a private service's own CA). Repeatable.
+    #[arg(long = "http-ca-cert", value_name = "PEM")]
+    pub http_ca_cert: Vec<PathBuf>,
 
     /// Serves builtin provider ID with a local plugin component, optionally with that plugin's
     /// manifest. Repeatable.

@@ -186,9 +186,8 @@ async fn run(args: RunArgs) -> Result<(), Failure> {
     if args.allow_tools {
         plugin = plugin.grant_tool_access();
     }
-    if !args.allow_http.is_empty() {
-        let extra = dify_wasm_host::HttpPolicy::parse(&args.allow_http)
-            .map_err(|e| input(anyhow::anyhow!("--allow-http: {e}")))?;
+    if !args.allow_http.is_empty() || !args.http_ca_cert.is_empty() {
+        let extra = outbound_http(&args.allow_http, &args.http_ca_cert)?;
         let policy = plugin.outbound_http().as_ref().clone().extend(&extra);
         plugin = plugin.with_outbound_http(policy);
     }
@@ -331,4 +330,19 @@ fn local_backend(args: &RunArgs, runtime: &Runtime) -> Result<Arc<dyn ToolBacken
         backend = backend.fixtures(Fixtures::load(path).map_err(input)?);
     }
     Ok(backend.build())
+}
+
+/// What `--allow-http` and `--http-ca-cert` add to a plugin's own outbound HTTP policy.
+pub(crate) fn outbound_http(
+    allow_http: &[String],
+    ca_files: &[std::path::PathBuf],
+) -> Result<dify_wasm_host::HttpPolicy, Failure> {
+    let mut policy = dify_wasm_host::HttpPolicy::parse(allow_http)
+        .map_err(|e| input(anyhow::anyhow!("--allow-http: {e}")))?;
+    for path in ca_files {
+        policy = policy
+            .trust_ca_file(path)
+            .map_err(|e| input(anyhow::anyhow!("--http-ca-cert: {e}")))?;
+    }
+    Ok(policy)
 }

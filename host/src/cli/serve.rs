@@ -271,8 +271,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), Failure> {
     }
     let runtime = builder.build().map_err(input)?;
     let manifest = Manifest::load(&args.plugin_dir.join("manifest.yaml")).map_err(input)?;
-    let allow_http = dify_wasm_host::HttpPolicy::parse(&args.allow_http)
-        .map_err(|e| input(anyhow::anyhow!("--allow-http: {e}")))?;
+    let allow_http = crate::outbound_http(&args.allow_http, &args.http_ca_cert)?;
     let http = dify_wasm_host::HttpPolicy::from_plugin_dir(&args.plugin_dir)
         .map_err(input)?
         .extend(&allow_http);

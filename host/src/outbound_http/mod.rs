@@ -13,6 +13,7 @@
 //!   never reach past the invocation's deadline; the body sizes are bounded
 //!   ([`crate::Limits::max_http_request_bytes`], [`crate::Limits::max_http_response_bytes`]);
 //!   what the host buffers for a request is charged to the invocation's buffer budget.
+//! - HTTPS trusts the system's authorities and those the host adds (`trust.rs`).
 //!
 //! The plugin sees wasi-http's `error-code`s (`HTTP-request-denied` for the allow-list,
 //! `destination-IP-prohibited` for an address); the host logs one line naming the plugin, the
@@ -22,6 +23,7 @@ mod address;
 mod plugin_file;
 mod policy;
 mod send;
+mod trust;
 
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ use wasmtime_wasi_http::{
 
 pub use plugin_file::{PLUGIN_FILE, PluginFileError};
 pub use policy::{HttpPolicy, OriginError};
+pub use trust::CaFileError;
 
 use crate::runtime::instance_state::{InstanceState, InvocationEnv};
 

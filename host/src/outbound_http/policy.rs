@@ -16,6 +16,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use rustls::pki_types::CertificateDer;
 use thiserror::Error;
 
 /// An allow-list entry that cannot be read.
@@ -34,6 +35,8 @@ pub struct OriginError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpPolicy {
     origins: Vec<AllowedOrigin>,
+    /// Certificate authorities trusted for HTTPS besides the system's (`trust.rs`).
+    trusted: Vec<CertificateDer<'static>>,
 }
 
 impl HttpPolicy {
@@ -48,18 +51,40 @@ impl HttpPolicy {
             .iter()
             .map(|entry| AllowedOrigin::parse(entry.as_ref()))
             .collect::<Result<_, _>>()?;
-        Ok(HttpPolicy { origins })
+        Ok(HttpPolicy {
+            origins,
+            trusted: Vec::new(),
+        })
+    }
+
+    /// This policy trusting also `certificates` (DER) as authorities for HTTPS; see
+    /// [`HttpPolicy::trust_ca_file`] for a PEM file.
+    pub fn trust_certificates(
+        mut self,
+        certificates: impl IntoIterator<Item = CertificateDer<'static>>,
+    ) -> HttpPolicy {
+        for cert in certificates {
+            if !self.trusted.contains(&cert) {
+                self.trusted.push(cert);
+            }
+        }
+        self
+    }
+
+    /// The authorities trusted for HTTPS besides the system's.
+    pub fn trusted_certificates(&self) -> &[CertificateDer<'static>] {
+        &self.trusted
     }
 
     /// This policy allowing also what `other` allows: how a CLI flag or an embedder adds to
-    /// the list the plugin's files declare.
+    /// the list the plugin's files declare. The authorities `other` trusts are added too.
     pub fn extend(mut self, other: &HttpPolicy) -> HttpPolicy {
         for origin in &other.origins {
             if !self.origins.contains(origin) {
                 self.origins.push(origin.clone());
             }
         }
-        self
+        self.trust_certificates(other.trusted.iter().cloned())
     }
 
     /// Whether nothing is allowed.

@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::{Pin, pin};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -383,15 +383,23 @@ impl Sender {
                 info_code: None,
             })?,
         };
-        let config = tls_config().map_err(|e| {
-            self.log_refusal(origin, &format!("TLS is not available: {e}"));
-            Error::ConfigurationError
-        })?;
+        let config =
+            super::trust::client_config(self.policy.trusted_certificates()).map_err(|e| {
+                self.log_refusal(origin, &format!("TLS is not available: {e}"));
+                Error::ConfigurationError
+            })?;
         let connector = tokio_rustls::TlsConnector::from(config);
         match tokio::time::timeout_at(timeouts.connect_until, connector.connect(name, stream)).await
         {
             Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(e)) => Err(Error::Tls(e)),
+            Ok(Err(e)) => {
+                tracing::warn!(
+                    target: "dify_wasm::outbound_http",
+                    "plugin `{}`: the TLS handshake with `{origin}` failed: {e} (a private authority is trusted with CLI --http-ca-cert PEM or HttpPolicy::trust_ca_file)",
+                    self.plugin
+                );
+                Err(Error::Tls(e))
+            }
             Err(_) => Err(Error::ConnectionTimeout),
         }
     }
@@ -399,30 +407,6 @@ impl Sender {
 
 trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T> Io for T where T: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-
-/// The client TLS configuration: ring, the system's authorities (Mozilla's when it has none),
-/// HTTP/1.1.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            let (added, _) =
-                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            if added == 0 {
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Ok(Arc::new(config))
-        })
-        .clone()
-}
 
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {
     headers

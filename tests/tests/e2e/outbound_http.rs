@@ -2,7 +2,7 @@
 //! through `wasi:http`, under the plugin's allow-list: allowed explicitly it works; unlisted,
 //! reached through a wildcard, or at the end of a redirect to an unlisted origin it is denied
 //! before any byte reaches that server; a body over the limit and a stalled server end the call
-//! with the limit or time-out, within bounds.
+//! with the limit or time-out, within bounds. HTTPS trusts only the authorities the host does.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use dify_wasm_host::{HttpPolicy, Limits, Plugin, Runtime, SessionContext, ToolCall, ToolError};
 use dify_wasm_test_artifacts as artifacts;
+use dify_wasm_test_artifacts::http_server::{
+    Response as TestResponse, TestServer, test_certificate,
+};
 use futures::StreamExt;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -381,4 +384,45 @@ async fn the_example_declares_its_allow_list_in_dify_wasm_yaml() {
     let (_, error) = call(&rt, &plugin, &server.origin()).await;
     assert!(denied(error).contains("not in the plugin's allow-list"));
     assert_eq!(server.hits(), 0);
+}
+
+#[tokio::test]
+async fn https_trusts_the_authorities_the_host_adds_and_refuses_others() {
+    let certificate = test_certificate();
+    let answer = json!({
+        "latitude": 52.52,
+        "longitude": 13.41,
+        "current_units": {"time": "iso8601", "temperature_2m": "°C", "wind_speed_10m": "km/h"},
+        "current": {"time": "2026-11-22T12:00", "temperature_2m": 7.5, "wind_speed_10m": 12.25},
+    });
+    let server = TestServer::start_tls(move |_| TestResponse::json(200, &answer), &certificate);
+    let origin = server.url();
+    assert!(origin.starts_with("https://127.0.0.1:"), "{origin}");
+    let rt = runtime();
+    // Allowed, but signed by an authority nobody trusts: the handshake fails, nothing is read.
+    let (messages, error) = weather(&rt, &[&origin], &origin).await;
+    assert!(messages.is_empty(), "{messages:?}");
+    match error {
+        Some(ToolError::ToolFailed(text)) => {
+            assert!(text.contains("TLS handshake failed"), "{text}")
+        }
+        other => panic!("expected the TLS failure, got {other:?}"),
+    }
+    assert!(server.requests().is_empty());
+    // The host trusts the test authority for this plugin: the same call succeeds over TLS.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pem = dir.path().join("ca.pem");
+    std::fs::write(&pem, &certificate.pem).expect("write the PEM");
+    let policy = HttpPolicy::parse(&[&origin])
+        .expect("valid allow-list")
+        .trust_ca_file(&pem)
+        .expect("the PEM loads");
+    let plugin = load(&rt, artifacts::WEATHER).with_outbound_http(policy);
+    let (messages, error) = call(&rt, &plugin, &origin).await;
+    assert_eq!(error, None, "{messages:?}");
+    assert_eq!(
+        texts(&messages),
+        ["7.5 °C, wind 12.25 km/h at 52.52, 13.41 (2026-11-22T12:00)"]
+    );
+    assert_eq!(server.requests().len(), 1);
 }
