@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,6 +37,8 @@ enum Answer {
     Huge { bytes: u64, content_length: bool },
     /// Headers never come.
     Stall,
+    /// Reads the whole request body, adding its bytes to the counter, then answers 200.
+    Drain(Arc<AtomicU64>),
 }
 
 /// A server on 127.0.0.1 answering every request with `answer`; counts the requests.
@@ -122,6 +124,15 @@ async fn respond(answer: Answer, request: Request<Incoming>) -> Result<Response<
             response
                 .body(BodyExt::boxed(StreamBody::new(stream)))
                 .unwrap()
+        }
+        Answer::Drain(received) => {
+            let mut body = request.into_body();
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Some(data) = frame.data_ref() {
+                    received.fetch_add(data.len() as u64, Ordering::SeqCst);
+                }
+            }
+            Response::new(Full::new(Bytes::from_static(b"drained")).boxed())
         }
         Answer::Stall => {
             tokio::time::sleep(Duration::from_secs(600)).await;
@@ -425,4 +436,127 @@ async fn https_trusts_the_authorities_the_host_adds_and_refuses_others() {
         ["7.5 °C, wind 12.25 km/h at 52.52, 13.41 (2026-11-22T12:00)"]
     );
     assert_eq!(server.requests().len(), 1);
+}
+
+/// Runs a tool of the adversary, allowed `origin`.
+async fn adversary(
+    rt: &Runtime,
+    origin: &str,
+    tool: &str,
+    params: Value,
+) -> (Vec<Value>, Option<ToolError>) {
+    let plugin = load(rt, artifacts::ADVERSARY)
+        .with_outbound_http(HttpPolicy::parse(&[origin]).expect("valid allow-list"));
+    let stream = rt.invoke(
+        &plugin,
+        ToolCall::new(tool, object(params)),
+        SessionContext::default(),
+        local_backend(rt, Default::default()),
+    );
+    collect(stream).await
+}
+
+#[tokio::test]
+async fn an_endless_request_body_is_cut_off_at_the_limit_and_host_memory_stays_bounded() {
+    let limit = 1 << 20;
+    let rt = runtime_with(Limits {
+        max_http_request_bytes: limit,
+        ..Limits::default()
+    });
+    let received = Arc::new(AtomicU64::new(0));
+    let server = Server::start(Answer::Drain(received.clone())).await;
+    let before = rss();
+    let started = Instant::now();
+    // Without a length, so only counting the bytes as they pass can stop it.
+    let (messages, error) = adversary(
+        &rt,
+        &server.origin(),
+        "http_upload",
+        json!({"url": format!("{}/upload", server.origin())}),
+    )
+    .await;
+    let grown = rss().saturating_sub(before);
+    assert_eq!(error, None, "{messages:?}");
+    let report = texts(&messages).join("");
+    assert!(
+        report.contains("response: error ErrorCode::HttpRequestBodySize"),
+        "{report}"
+    );
+    let wrote: u64 = report
+        .strip_prefix("wrote ")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the byte count");
+    // The plugin may have written a little past the limit into the host's pipe (one write and
+    // the pipe's capacity), never more: the host refused the rest.
+    assert!(wrote >= limit && wrote <= limit + (1 << 20), "{report}");
+    assert!(
+        received.load(Ordering::SeqCst) <= limit,
+        "the server got {} bytes",
+        received.load(Ordering::SeqCst)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(grown < 256 << 20, "the host grew by {grown} bytes");
+    // With a length over the limit: refused before any byte is sent.
+    received.store(0, Ordering::SeqCst);
+    let (messages, error) = adversary(
+        &rt,
+        &server.origin(),
+        "http_upload",
+        json!({"url": format!("{}/upload", server.origin()), "mib": 2}),
+    )
+    .await;
+    assert_eq!(error, None, "{messages:?}");
+    let report = texts(&messages).join("");
+    assert!(
+        report.contains("response: error ErrorCode::HttpRequestBodySize(Some(2097152))"),
+        "{report}"
+    );
+    assert_eq!(received.load(Ordering::SeqCst), 0);
+    assert_eq!(server.hits(), 1, "only the first upload reached the server");
+}
+
+#[tokio::test]
+async fn an_instance_has_at_most_eight_requests_in_flight_and_gives_them_back() {
+    let rt = runtime();
+    let stall = Server::start(Answer::Stall).await;
+    let started = Instant::now();
+    let (messages, error) = adversary(
+        &rt,
+        &stall.origin(),
+        "http_hold",
+        json!({"url": format!("{}/slow", stall.origin()), "count": 40, "wait_ms": 1000}),
+    )
+    .await;
+    assert_eq!(error, None, "{messages:?}");
+    assert_eq!(
+        texts(&messages),
+        ["refused 0; limited 32; failed 0; answered 0; pending 8"]
+    );
+    assert!(
+        stall.hits() <= 8,
+        "{} requests reached the server",
+        stall.hits()
+    );
+    // The held requests ended with the instance: the next invocation gets its eight again.
+    let (messages, _) = adversary(
+        &rt,
+        &stall.origin(),
+        "http_hold",
+        json!({"url": format!("{}/slow", stall.origin()), "count": 8, "wait_ms": 200}),
+    )
+    .await;
+    assert_eq!(
+        texts(&messages),
+        ["refused 0; limited 0; failed 0; answered 0; pending 8"]
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }

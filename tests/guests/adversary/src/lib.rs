@@ -2,10 +2,12 @@
 //!
 //! Each tool tries one escape or exhaustion: reading files or the environment, opening
 //! sockets, spinning forever, allocating without bound, recursing through tool calls,
-//! hoarding streams, sending huge or endless output, and abandoning streams midway. The host's
+//! hoarding streams, sending huge or endless output, abandoning streams midway, and sending
+//! endless or countless HTTP requests. The host's
 //! tests assert that each attempt is refused or cut short with a clean error.
 
 mod hardening;
+mod http_abuse;
 mod log_flood;
 mod stream_slots;
 
@@ -51,6 +53,8 @@ impl Plugin for Adversary {
             "bad_json" => hardening::bad_json(&parameters, output),
             "fan_out" => hardening::fan_out(&parameters, output),
             "stream_slots" => stream_slots::stream_slots(&parameters, output),
+            "http_upload" => http_abuse::http_upload(&parameters, output),
+            "http_hold" => http_abuse::http_hold(&parameters, output),
             other => Err(Error::unknown_tool(other)),
         }
     }
